@@ -1,0 +1,88 @@
+//! The command line: arguments are parsed and validated into a command, which then runs
+//! against the library and renders to stdout. Errors become one line on stderr and an exit
+//! code (SPEC §7): 0 all tools succeeded, 1 some failed or were skipped, 2 invalid input or
+//! usage, 3 a trace source unreachable or without the trace, 130 interrupted.
+
+mod args;
+mod plan_cmd;
+mod run_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// Exit codes.
+pub(crate) mod code {
+    pub const OK: u8 = 0;
+    pub const TOOLS_FAILED: u8 = 1;
+    pub const INVALID: u8 = 2;
+    pub const SOURCE: u8 = 3;
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// An error that ends the command: its one-line message and exit code.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn invalid(message: impl std::fmt::Display) -> Self {
+        Failure {
+            code: code::INVALID,
+            message: message.to_string(),
+        }
+    }
+
+    #[allow(dead_code)]
+    pub fn source(message: impl std::fmt::Display) -> Self {
+        Failure {
+            code: code::SOURCE,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<orchestrace::PlanError> for Failure {
+    fn from(e: orchestrace::PlanError) -> Self {
+        Failure::invalid(e)
+    }
+}
+
+/// A reader that stopped reading (`| head`) is not an error; anything else writing to stdout is.
+pub(crate) fn ignore_broken_pipe(e: std::io::Error) -> Result<(), Failure> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(Failure::invalid(format!("cannot write to stdout: {e}")))
+    }
+}
+
+pub(crate) fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                code::INVALID
+            } else {
+                code::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Plan(a) => plan_cmd::plan(a),
+        Command::Run(a) => run_cmd::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

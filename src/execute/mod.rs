@@ -1,0 +1,672 @@
+//! Execution: the dataflow scheduler and everything around a tool call.
+//!
+//! A tool starts as soon as all its dependencies have succeeded — never waiting for the rest
+//! of its level — up to the plan's `max_concurrency` (1 under the serial strategy). Among the
+//! ready tools the planned order decides who goes first. Each tool runs in its own tokio task
+//! (so a panic is contained and CPU-bound tools use every core) under per-attempt timeouts,
+//! retries with exponential backoff, an optional fallback type and an optional result cache.
+//!
+//! With `on_failure: continue` the dependents of a failed tool are skipped, with the reason;
+//! with `fail_fast` the first failure cancels what is running and what has not started.
+//! Dropping the run future aborts the tasks in flight and ends their spans as `cancelled`.
+//!
+//! The executor records plain facts in [`RunReport`]; spans are emitted from those facts by
+//! [`telemetry`](crate::telemetry) as they happen.
+
+mod builtins;
+mod cache;
+mod report;
+mod tool;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::FutureExt;
+use serde_json::{Map, Value};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+pub use report::{Attempt, DataFlowInput, RunReport, RunSummary, ToolRun, ToolStatus};
+pub use tool::{Tool, ToolContext, ToolError, ToolRegistry};
+
+use crate::analysis::critical_path;
+use crate::error::PlanError;
+use crate::plan::{OnFailure, Plan, Strategy};
+use crate::schedule::{analyze, AnalyzedPlan};
+use crate::telemetry::{RunSpans, TelemetryConfig};
+use cache::ResultCache;
+pub(crate) use report::ms;
+
+/// Default base delay of the exponential retry backoff.
+pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest wait between two retries.
+pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Runs analyzed plans. Cheap to clone; clones share the registry and the result cache.
+#[derive(Clone, Debug)]
+pub struct Orchestrator {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: ToolRegistry,
+    retry_backoff: Duration,
+    cache: ResultCache,
+    telemetry: Arc<TelemetryConfig>,
+}
+
+/// Builds an [`Orchestrator`].
+#[derive(Debug)]
+pub struct OrchestratorBuilder {
+    registry: ToolRegistry,
+    retry_backoff: Duration,
+    telemetry: TelemetryConfig,
+}
+
+impl Default for OrchestratorBuilder {
+    fn default() -> Self {
+        OrchestratorBuilder {
+            registry: ToolRegistry::with_builtins(),
+            retry_backoff: DEFAULT_RETRY_BACKOFF,
+            telemetry: TelemetryConfig::default(),
+        }
+    }
+}
+
+impl OrchestratorBuilder {
+    /// Uses this registry instead of the built-in tools.
+    pub fn with_registry(mut self, registry: ToolRegistry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Base delay of the exponential retry backoff (doubled after each retry, at most
+    /// [`MAX_RETRY_BACKOFF`]).
+    pub fn with_retry_backoff(mut self, base: Duration) -> Self {
+        self.retry_backoff = base;
+        self
+    }
+
+    /// How tool values are put on spans: content capture, redaction, value length limit.
+    pub fn with_telemetry(mut self, config: TelemetryConfig) -> Self {
+        self.telemetry = config;
+        self
+    }
+
+    /// Builds the orchestrator.
+    pub fn build(self) -> Orchestrator {
+        Orchestrator {
+            inner: Arc::new(Inner {
+                registry: self.registry,
+                retry_backoff: self.retry_backoff,
+                cache: ResultCache::default(),
+                telemetry: Arc::new(self.telemetry),
+            }),
+        }
+    }
+}
+
+impl Default for Orchestrator {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
+/// What a finished tool task reports back to the scheduler.
+struct Outcome {
+    result: Result<Value, ToolError>,
+    attempts: Vec<Attempt>,
+    retry_count: u32,
+    fallback_used: bool,
+}
+
+impl Orchestrator {
+    /// A builder, starting from the built-in tools.
+    pub fn builder() -> OrchestratorBuilder {
+        OrchestratorBuilder::default()
+    }
+
+    /// An orchestrator over the given registry, with default settings.
+    pub fn new(registry: ToolRegistry) -> Self {
+        Self::builder().with_registry(registry).build()
+    }
+
+    /// The tool registry.
+    pub fn registry(&self) -> &ToolRegistry {
+        &self.inner.registry
+    }
+
+    /// The telemetry settings.
+    pub fn telemetry(&self) -> &TelemetryConfig {
+        &self.inner.telemetry
+    }
+
+    /// Validates a plan against this orchestrator's registry and computes its schedule.
+    pub fn analyze(&self, plan: Plan) -> Result<AnalyzedPlan, PlanError> {
+        analyze(plan, &|t| self.inner.registry.contains(t))
+    }
+
+    /// Runs a plan to the end.
+    pub async fn run(&self, plan: &AnalyzedPlan) -> RunReport {
+        self.run_until(plan, futures::future::pending::<()>()).await
+    }
+
+    /// Runs a plan until it ends or `cancel` completes; on cancellation the tools in flight
+    /// are stopped and every tool not finished is reported (and traced) as `cancelled`.
+    pub async fn run_until<C>(&self, plan: &AnalyzedPlan, cancel: C) -> RunReport
+    where
+        C: Future<Output = ()>,
+    {
+        let spans = RunSpans::start(plan, self.inner.telemetry.clone());
+        let execute_span = spans.execute_span().clone();
+        Run::new(self, plan, spans)
+            .drive(cancel)
+            .instrument(execute_span)
+            .await
+    }
+}
+
+/// The state of one run.
+struct Run<'a> {
+    orch: &'a Orchestrator,
+    plan: &'a AnalyzedPlan,
+    spans: RunSpans,
+    t0: Instant,
+    started: SystemTime,
+    records: Vec<ToolRun>,
+    outputs: Vec<Option<Value>>,
+    waiting_on: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
+    ready: BinaryHeap<Reverse<(usize, usize)>>,
+    tasks: JoinSet<(usize, Outcome)>,
+    task_of: HashMap<tokio::task::Id, usize>,
+    running: usize,
+    limit: usize,
+    stopped: Option<String>,
+}
+
+impl<'a> Run<'a> {
+    fn new(orch: &'a Orchestrator, plan: &'a AnalyzedPlan, spans: RunSpans) -> Self {
+        let p = plan.plan();
+        let n = p.tools.len();
+        let mut dependents = vec![Vec::new(); n];
+        for i in 0..n {
+            for &d in plan.dependencies(i) {
+                dependents[d].push(i);
+            }
+        }
+        let records = p
+            .tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ToolRun {
+                id: t.id.clone(),
+                tool: t.tool.clone(),
+                asset_id: t.asset_id.clone(),
+                index: i,
+                group: plan.group_of(i),
+                order: plan.order_of(i),
+                status: ToolStatus::Skipped,
+                output: None,
+                error: None,
+                reason: None,
+                input: None,
+                data_flow: Vec::new(),
+                ready_at: None,
+                started_at: None,
+                ended_at: None,
+                attempts: Vec::new(),
+                retry_count: 0,
+                fallback_used: false,
+                cache_hit: false,
+            })
+            .collect();
+        let limit = if plan.strategy() == Strategy::Serial {
+            1
+        } else {
+            p.max_concurrency.max(1)
+        };
+        Run {
+            orch,
+            plan,
+            spans,
+            t0: Instant::now(),
+            started: SystemTime::now(),
+            records,
+            outputs: vec![None; n],
+            waiting_on: (0..n).map(|i| plan.dependencies(i).len()).collect(),
+            dependents,
+            ready: BinaryHeap::new(),
+            tasks: JoinSet::new(),
+            task_of: HashMap::new(),
+            running: 0,
+            limit,
+            stopped: None,
+        }
+    }
+
+    fn now(&self) -> Duration {
+        self.t0.elapsed()
+    }
+
+    async fn drive<C: Future<Output = ()>>(mut self, cancel: C) -> RunReport {
+        let now = self.now();
+        for i in 0..self.records.len() {
+            if self.waiting_on[i] == 0 {
+                self.make_ready(i, now);
+            }
+        }
+        let mut cancel = std::pin::pin!(cancel.fuse());
+        loop {
+            self.start_ready();
+            if self.running == 0 {
+                break;
+            }
+            tokio::select! {
+                biased;
+                () = &mut cancel, if self.stopped.is_none() => {
+                    self.stop("the run was cancelled".to_owned());
+                }
+                joined = self.tasks.join_next_with_id() => match joined {
+                    Some(Ok((id, (i, outcome)))) => {
+                        self.task_of.remove(&id);
+                        self.finish(i, outcome, true)
+                    }
+                    Some(Err(e)) => {
+                        // Tool panics are caught per attempt; this is a panic of the task
+                        // itself, reported as the tool's failure all the same.
+                        if let Some(i) = self.task_of.remove(&e.id()) {
+                            let outcome = Outcome {
+                                result: Err(ToolError::with_kind("panic", e.to_string())),
+                                attempts: Vec::new(),
+                                retry_count: 0,
+                                fallback_used: false,
+                            };
+                            self.finish(i, outcome, true);
+                        }
+                    }
+                    None => break,
+                },
+            }
+        }
+        // Whatever never became ready (or was stopped before it started) ends here.
+        for i in 0..self.records.len() {
+            if self.records[i].ended_at.is_none() {
+                let (status, reason) = match &self.stopped {
+                    Some(why) => (ToolStatus::Cancelled, why.clone()),
+                    None => (ToolStatus::Skipped, self.skip_reason(i)),
+                };
+                self.end_unfinished(i, status, reason);
+            }
+        }
+        self.report()
+    }
+
+    fn make_ready(&mut self, i: usize, now: Duration) {
+        self.records[i].ready_at = Some(now);
+        self.ready.push(Reverse((self.plan.order_of(i), i)));
+    }
+
+    fn start_ready(&mut self) {
+        while self.stopped.is_none() && self.running < self.limit {
+            let Some(Reverse((_, i))) = self.ready.pop() else {
+                break;
+            };
+            self.start(i);
+        }
+    }
+
+    /// Resolves the input, consults the cache, and spawns the tool's task.
+    fn start(&mut self, i: usize) {
+        let now = self.now();
+        let spec = &self.plan.plan().tools[i];
+        let mut input = Map::clone(&spec.params);
+        let mut failure = None;
+        let outputs = &self.outputs;
+        let lookup = |id: &str| {
+            self.plan
+                .plan()
+                .tool_index(id)
+                .and_then(|k| outputs[k].as_ref())
+        };
+        for (key, mapping) in &self.plan.graph().mappings[i] {
+            let resolved = mapping.resolve(&lookup);
+            let value = match resolved {
+                Ok(v) => {
+                    input.insert(key.clone(), v.clone());
+                    Some(v)
+                }
+                Err(e) => {
+                    failure.get_or_insert_with(|| ToolError::with_kind("data_flow", e.to_string()));
+                    None
+                }
+            };
+            self.records[i].data_flow.push(DataFlowInput {
+                key: key.clone(),
+                expression: spec.output_mapping.get(key).cloned().unwrap_or(Value::Null),
+                value,
+            });
+        }
+        let input = Value::Object(input);
+        let rec = &mut self.records[i];
+        rec.input = Some(input.clone());
+        rec.started_at = Some(now);
+
+        let cached = spec
+            .cache_ttl_ms
+            .and_then(|_| self.orch.inner.cache.get(&spec.tool, &input));
+        let span = self.spans.tool_started(self.plan, i, &self.records[i]);
+        if let Some(error) = failure {
+            let outcome = Outcome {
+                result: Err(error),
+                attempts: Vec::new(),
+                retry_count: 0,
+                fallback_used: false,
+            };
+            self.finish(i, outcome, false);
+            return;
+        }
+        if let Some(output) = cached {
+            self.records[i].cache_hit = true;
+            let outcome = Outcome {
+                result: Ok(output),
+                attempts: Vec::new(),
+                retry_count: 0,
+                fallback_used: false,
+            };
+            self.finish(i, outcome, false);
+            return;
+        }
+
+        let call = Call {
+            tool_id: spec.id.clone(),
+            tool_type: spec.tool.clone(),
+            primary: self
+                .orch
+                .inner
+                .registry
+                .get(&spec.tool)
+                .expect("validated tool type"),
+            fallback: spec.fallback.as_ref().map(|f| {
+                (
+                    f.clone(),
+                    self.orch
+                        .inner
+                        .registry
+                        .get(f)
+                        .expect("validated fallback type"),
+                )
+            }),
+            timeout: spec.timeout_ms.map(Duration::from_millis),
+            retries: spec.retries,
+            backoff: self.orch.inner.retry_backoff,
+            t0: self.t0,
+            span: span.clone(),
+            telemetry: self.orch.inner.telemetry.clone(),
+        };
+        self.running += 1;
+        let handle = self
+            .tasks
+            .spawn(async move { (i, call.run(input).await) }.instrument(span));
+        self.task_of.insert(handle.id(), i);
+    }
+
+    /// Records a tool's outcome; `from_task` when it ran in a task (not a cache hit or a
+    /// data-flow failure, which end before a task is spawned).
+    fn finish(&mut self, i: usize, outcome: Outcome, from_task: bool) {
+        let now = self.now();
+        if from_task {
+            self.running -= 1;
+        }
+        let spec = &self.plan.plan().tools[i];
+        let rec = &mut self.records[i];
+        rec.ended_at = Some(now);
+        rec.attempts = outcome.attempts;
+        rec.retry_count = outcome.retry_count;
+        rec.fallback_used = outcome.fallback_used;
+        match outcome.result {
+            Ok(output) => {
+                rec.status = ToolStatus::Ok;
+                if let (Some(ttl), false) = (spec.cache_ttl_ms, rec.cache_hit) {
+                    if let Some(input) = &rec.input {
+                        self.orch.inner.cache.put(
+                            &spec.tool,
+                            input,
+                            &output,
+                            Duration::from_millis(ttl),
+                        );
+                    }
+                }
+                self.outputs[i] = Some(output.clone());
+                rec.output = Some(output);
+            }
+            Err(e) => {
+                rec.status = ToolStatus::Error;
+                rec.error = Some(e);
+            }
+        }
+        let ok = self.records[i].status == ToolStatus::Ok;
+        self.spans.tool_ended(self.plan, i, &self.records[i]);
+        if ok {
+            for k in 0..self.dependents[i].len() {
+                let d = self.dependents[i][k];
+                self.waiting_on[d] -= 1;
+                if self.waiting_on[d] == 0 && self.stopped.is_none() {
+                    self.make_ready(d, now);
+                }
+            }
+        } else if self.plan.plan().on_failure == OnFailure::FailFast && self.stopped.is_none() {
+            self.stop(format!(
+                "the run stopped after {:?} failed (on_failure: fail_fast)",
+                self.records[i].id
+            ));
+        }
+    }
+
+    /// Stops the run: aborts the tasks in flight; nothing new starts.
+    fn stop(&mut self, why: String) {
+        self.stopped = Some(why.clone());
+        self.ready.clear();
+        let running: Vec<usize> = (0..self.records.len())
+            .filter(|&i| self.records[i].started_at.is_some() && self.records[i].ended_at.is_none())
+            .collect();
+        self.tasks.abort_all();
+        self.tasks.detach_all();
+        self.task_of.clear();
+        self.running = 0;
+        for i in running {
+            self.end_unfinished(i, ToolStatus::Cancelled, why.clone());
+        }
+    }
+
+    /// Why tool `i` never became ready: the first dependency that did not succeed.
+    fn skip_reason(&self, i: usize) -> String {
+        self.plan
+            .dependencies(i)
+            .iter()
+            .map(|&d| &self.records[d])
+            .find(|r| r.status != ToolStatus::Ok || r.ended_at.is_none())
+            .map(|r| match r.status {
+                ToolStatus::Error => format!("dependency {:?} failed", r.id),
+                ToolStatus::Cancelled => format!("dependency {:?} was cancelled", r.id),
+                _ => format!("dependency {:?} was skipped", r.id),
+            })
+            .unwrap_or_else(|| "a dependency did not succeed".to_owned())
+    }
+
+    fn end_unfinished(&mut self, i: usize, status: ToolStatus, reason: String) {
+        let now = self.now();
+        let rec = &mut self.records[i];
+        if rec.ended_at.is_some() {
+            return;
+        }
+        rec.status = status;
+        rec.reason = Some(reason);
+        rec.ended_at = Some(now);
+        if rec.started_at.is_some() {
+            self.spans.tool_ended(self.plan, i, &self.records[i]);
+        } else {
+            self.spans
+                .tool_never_started(self.plan, i, &self.records[i]);
+        }
+    }
+
+    fn report(mut self) -> RunReport {
+        let first = self.records.iter().filter_map(|r| r.started_at).min();
+        let last = self.records.iter().filter_map(|r| r.ended_at).max();
+        let durations: Vec<f64> = self.records.iter().map(|r| ms(r.duration())).collect();
+        let deps: Vec<Vec<usize>> = (0..self.records.len())
+            .map(|i| self.plan.dependencies(i).to_vec())
+            .collect();
+        let (path, critical_path_ms) = critical_path(&durations, &deps);
+        let total = match (first, last) {
+            (Some(f), Some(l)) => ms(l.saturating_sub(f)),
+            _ => 0.0,
+        };
+        let serial: f64 = durations.iter().sum();
+        let summary = RunSummary {
+            total_duration_ms: total,
+            serial_duration_ms: serial,
+            time_saved_ms: serial - total,
+            critical_path: path.iter().map(|&i| self.records[i].id.clone()).collect(),
+            critical_path_ms,
+        };
+        let report = RunReport {
+            plan_id: self.plan.plan().plan_id.clone(),
+            strategy: self.plan.strategy(),
+            started: self.started,
+            duration: self.t0.elapsed(),
+            tools: std::mem::take(&mut self.records),
+            execution_plan: self.plan.execution_plan(),
+            summary,
+        };
+        self.spans.finish(&report);
+        report
+    }
+}
+
+/// One tool's calls: attempts with timeouts, retries, fallback.
+struct Call {
+    tool_id: String,
+    tool_type: String,
+    primary: Arc<dyn Tool>,
+    fallback: Option<(String, Arc<dyn Tool>)>,
+    timeout: Option<Duration>,
+    retries: u32,
+    backoff: Duration,
+    t0: Instant,
+    span: tracing::Span,
+    telemetry: Arc<TelemetryConfig>,
+}
+
+impl Call {
+    async fn run(self, input: Value) -> Outcome {
+        let mut attempts = Vec::new();
+        let mut delay = self.backoff;
+        let mut last_err = None;
+        for attempt in 0..=self.retries {
+            if attempt > 0 {
+                crate::telemetry::retry_event(
+                    &self.telemetry,
+                    &self.span,
+                    attempt,
+                    last_err.as_ref(),
+                    delay,
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RETRY_BACKOFF);
+            }
+            let result = self
+                .attempt(
+                    &self.primary,
+                    &self.tool_type,
+                    attempt,
+                    &input,
+                    &mut attempts,
+                )
+                .await;
+            match result {
+                Ok(output) => {
+                    return Outcome {
+                        result: Ok(output),
+                        attempts,
+                        retry_count: attempt,
+                        fallback_used: false,
+                    }
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        if let Some((fb_type, fb)) = &self.fallback {
+            crate::telemetry::fallback_event(
+                &self.telemetry,
+                &self.span,
+                fb_type,
+                last_err.as_ref(),
+            );
+            let result = self
+                .attempt(fb, fb_type, self.retries + 1, &input, &mut attempts)
+                .await;
+            return Outcome {
+                result,
+                attempts,
+                retry_count: self.retries,
+                fallback_used: true,
+            };
+        }
+        Outcome {
+            result: Err(last_err.expect("at least one attempt")),
+            attempts,
+            retry_count: self.retries,
+            fallback_used: false,
+        }
+    }
+
+    async fn attempt(
+        &self,
+        tool: &Arc<dyn Tool>,
+        tool_type: &str,
+        attempt: u32,
+        input: &Value,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<Value, ToolError> {
+        let ctx = ToolContext {
+            tool_id: self.tool_id.clone(),
+            tool_type: tool_type.to_owned(),
+            attempt,
+            span: self.span.clone(),
+        };
+        let start = self.t0.elapsed();
+        let call = AssertUnwindSafe(tool.call(input.clone(), &ctx)).catch_unwind();
+        let result = match self.timeout {
+            Some(limit) => match tokio::time::timeout(limit, call).await {
+                Ok(r) => r,
+                Err(_) => Ok(Err(ToolError::with_kind(
+                    "timeout",
+                    format!("no result within {} ms", limit.as_millis()),
+                ))),
+            },
+            None => call.await,
+        };
+        let result = result.unwrap_or_else(|payload| {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the tool panicked".to_owned());
+            Err(ToolError::with_kind("panic", msg))
+        });
+        attempts.push(Attempt {
+            tool: tool_type.to_owned(),
+            start,
+            end: self.t0.elapsed(),
+            error: result.as_ref().err().cloned(),
+        });
+        result
+    }
+}

@@ -1,0 +1,82 @@
+//! Span names and attribute keys, named after the conventions they follow: the OpenTelemetry
+//! GenAI conventions (`gen_ai.*`), the general ones (`error.type`) and ours
+//! (`orchestration.*`). The inspector reads traces back through these same constants.
+
+/// `gen_ai.operation.name`: `invoke_workflow` on the root span, `execute_tool` on tool spans.
+pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
+/// `gen_ai.workflow.name`: the workflow (plan) name on the root span.
+pub const GEN_AI_WORKFLOW_NAME: &str = "gen_ai.workflow.name";
+/// `gen_ai.tool.name`: the tool type.
+pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+/// `gen_ai.tool.call.id`: the plan's tool id.
+pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+/// `gen_ai.tool.call.arguments`: the tool input (content capture only).
+pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+/// `gen_ai.tool.call.result`: the tool output (content capture only).
+pub const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
+/// `error.type`: the class of a failure.
+pub const ERROR_TYPE: &str = "error.type";
+
+/// Operation name of tool spans.
+pub const OP_EXECUTE_TOOL: &str = "execute_tool";
+/// Operation name of the root span.
+pub const OP_INVOKE_WORKFLOW: &str = "invoke_workflow";
+
+/// The pipeline stage (`route_plan`, `validate`, `execute`, `compose`, `present`).
+pub const STAGE: &str = "orchestration.stage";
+/// The plan's tool id.
+pub const TOOL_ID: &str = "orchestration.tool_id";
+/// The asset a tool or stage used.
+pub const ASSET_ID: &str = "orchestration.asset_id";
+/// The plan's id.
+pub const PLAN_ID: &str = "orchestration.plan_id";
+/// `parallel`, `serial` or `dag`.
+pub const EXECUTION_STRATEGY: &str = "orchestration.execution_strategy";
+/// Level (execution group) index.
+pub const EXECUTION_GROUP: &str = "orchestration.execution_group";
+/// `parallel` or `serial`, on level spans.
+pub const EXECUTION_MODE: &str = "orchestration.execution_mode";
+/// Position in the planned order.
+pub const EXECUTION_ORDER_INDEX: &str = "orchestration.execution_order_index";
+/// Other tools of the same group (string array).
+pub const PARALLEL_WITH: &str = "orchestration.parallel_with";
+/// All dependencies, explicit and implicit (string array).
+pub const DEPENDS_ON: &str = "orchestration.depends_on";
+/// The tools of a level (string array, on level spans).
+pub const GROUP_TOOLS: &str = "orchestration.tools";
+/// JSON `{"input": {"expression": "{…}", "value": <resolved>}}`.
+pub const DATA_FLOW_INPUTS: &str = "orchestration.data_flow_inputs";
+/// The tool's static params as JSON (redacted).
+pub const PARAMS: &str = "orchestration.params";
+/// `ok`, `error`, `skipped` or `cancelled`.
+pub const STATUS: &str = "orchestration.status";
+/// Why a tool was skipped or cancelled.
+pub const SKIP_REASON: &str = "orchestration.skip_reason";
+/// Milliseconds between ready and start.
+pub const QUEUE_WAIT_MS: &str = "orchestration.queue_wait_ms";
+/// Retries made.
+pub const RETRY_COUNT: &str = "orchestration.retry_count";
+/// Whether the fallback produced the result.
+pub const FALLBACK_USED: &str = "orchestration.fallback_used";
+/// Whether the result came from the cache.
+pub const CACHE_HIT: &str = "orchestration.cache_hit";
+/// Rows in the output, when it has an array of rows.
+pub const RESULT_COUNT: &str = "orchestration.result_count";
+/// Size of the output as JSON, in bytes.
+pub const RESULT_SIZE_BYTES: &str = "orchestration.result_size_bytes";
+/// The execution plan JSON, on the `execute` span.
+pub const EXECUTION_PLAN: &str = "orchestration.execution_plan";
+/// First tool start to last tool end, on the `execute` span.
+pub const TOTAL_DURATION_MS: &str = "orchestration.total_duration_ms";
+/// Sum of tool durations, on the `execute` span.
+pub const SERIAL_DURATION_MS: &str = "orchestration.serial_duration_ms";
+/// Serial minus total, on the `execute` span.
+pub const TIME_SAVED_MS: &str = "orchestration.time_saved_ms";
+/// Tool ids of the dependency-based critical path (string array), on the `execute` span.
+pub const CRITICAL_PATH: &str = "orchestration.critical_path";
+/// Length of the critical path, on the `execute` span.
+pub const CRITICAL_PATH_MS: &str = "orchestration.critical_path_ms";
+/// Link attribute on tool-span links: `depends_on`.
+pub const LINK: &str = "orchestration.link";
+/// Value of [`LINK`] on links to dependencies.
+pub const LINK_DEPENDS_ON: &str = "depends_on";

@@ -1,0 +1,14 @@
+//! Telemetry: span names and attribute keys, the span tree of a run, redaction, and export.
+//!
+//! The executor hands its facts to [`RunSpans`] as they happen; this module decides how they
+//! look as spans. Nothing here installs global state: hosts add the layer themselves (or call
+//! `init()`), and without an OpenTelemetry layer the spans cost next to nothing.
+
+pub mod attributes;
+mod config;
+mod redact;
+mod spans;
+
+pub use config::{TelemetryConfig, CAPTURE_CONTENT_ENV, VALUE_LIMIT_ENV};
+pub use redact::{Redactor, DEFAULT_VALUE_LIMIT, REDACTED};
+pub(crate) use spans::{fallback_event, retry_event, RunSpans};

@@ -1,0 +1,344 @@
+//! Redaction and the value length limit: what stands between user data and a span.
+//!
+//! Object keys that name a secret (password, passwd, secret, token, api key, auth — not
+//! author —, credential, private key, session, cookie, jwt, ssn, credit card; any case, with
+//! `_`, `-`, `.`, space or camelCase between words) have their values replaced by
+//! [`REDACTED`], and so do string values that look like bearer tokens or JWTs, wherever they
+//! stand. Users add their own key patterns. Every attribute value is then cut to the length
+//! limit and marked.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+/// The replacement for a secret.
+pub const REDACTED: &str = "[REDACTED]";
+/// Default attribute value length limit, in characters (`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
+pub const DEFAULT_VALUE_LIMIT: usize = 4096;
+
+/// Patterns matched against a key with its separators removed (`api_key` → `apikey`).
+const KEY_PATTERNS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "credential",
+    "privatekey",
+    "session",
+    "cookie",
+    "creditcard",
+];
+/// Short patterns that must be a whole word of the key (`ssn` but not `classname`).
+const KEY_WORDS: &[&str] = &["jwt", "ssn"];
+
+/// Decides which keys and values are secrets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Redactor {
+    extra: Vec<String>,
+    disabled: bool,
+}
+
+impl Redactor {
+    /// The default patterns.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also redacts keys containing `pattern` (compared like the built-in ones: case and
+    /// separators ignored).
+    pub fn with_key_pattern(mut self, pattern: &str) -> Self {
+        self.extra.push(normalize(pattern));
+        self
+    }
+
+    /// Turns redaction off entirely (for local debugging only).
+    pub fn disabled() -> Self {
+        Redactor {
+            extra: Vec::new(),
+            disabled: true,
+        }
+    }
+
+    /// Whether values under this key are secrets.
+    pub fn is_secret_key(&self, key: &str) -> bool {
+        if self.disabled {
+            return false;
+        }
+        let norm = normalize(key);
+        KEY_PATTERNS.iter().any(|p| norm.contains(p))
+            || self
+                .extra
+                .iter()
+                .any(|p| !p.is_empty() && norm.contains(p.as_str()))
+            || has_auth(&norm)
+            || words(key).any(|w| KEY_WORDS.contains(&w.as_str()))
+    }
+
+    /// Whether a string value looks like a credential: a bearer token or a JWT.
+    pub fn is_secret_value(&self, value: &str) -> bool {
+        !self.disabled && (has_bearer(value) || has_jwt(value))
+    }
+
+    /// A copy of `value` with secrets replaced.
+    pub fn redact(&self, value: &Value) -> Value {
+        let mut v = value.clone();
+        self.redact_in_place(&mut v);
+        v
+    }
+
+    /// Replaces secrets inside `value`.
+    pub fn redact_in_place(&self, value: &mut Value) {
+        if self.disabled {
+            return;
+        }
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    if self.is_secret_key(k) && !v.is_null() {
+                        *v = Value::String(REDACTED.to_owned());
+                    } else {
+                        self.redact_in_place(v);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_in_place(v)),
+            Value::String(s) if self.is_secret_value(s) => *s = REDACTED.to_owned(),
+            _ => {}
+        }
+    }
+
+    /// A free text (an error message) with credential-looking words replaced.
+    pub fn redact_text(&self, text: &str) -> String {
+        if !self.is_secret_value(text) {
+            return text.to_owned();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut after_bearer = false;
+        for (k, word) in text.split(' ').enumerate() {
+            if k > 0 {
+                out.push(' ');
+            }
+            if after_bearer || has_jwt(word) {
+                out.push_str(REDACTED);
+            } else {
+                out.push_str(word);
+            }
+            after_bearer = word.eq_ignore_ascii_case("bearer") || word.ends_with(":bearer");
+        }
+        out
+    }
+}
+
+fn normalize(key: &str) -> String {
+    key.chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The words of a key: split at separators and at lower→upper camelCase boundaries.
+fn words(key: &str) -> impl Iterator<Item = String> + '_ {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if matches!(c, '_' | '-' | '.' | ' ') {
+            out.push(std::mem::take(&mut cur));
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        cur.extend(c.to_lowercase());
+    }
+    out.push(cur);
+    out.into_iter().filter(|w| !w.is_empty())
+}
+
+/// `auth` anywhere, except as the start of `author…` (while `authorization`/`authorise` count).
+fn has_auth(norm: &str) -> bool {
+    norm.match_indices("auth").any(|(i, _)| {
+        let rest = &norm[i + 4..];
+        !rest.starts_with("or") || rest.starts_with("oriz") || rest.starts_with("oris")
+    })
+}
+
+fn has_bearer(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    lower.match_indices("bearer").any(|(i, _)| {
+        let at_word_start = i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric();
+        let rest = &value[i + 6..];
+        let token = rest.trim_start_matches([' ', '\t']);
+        at_word_start
+            && token.len() < rest.len()
+            && token
+                .split_whitespace()
+                .next()
+                .is_some_and(|t| t.len() >= 8)
+    })
+}
+
+fn has_jwt(value: &str) -> bool {
+    value.match_indices("eyJ").any(|(i, _)| {
+        let seg = |s: &str| {
+            s.bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+                .count()
+        };
+        let rest = &value[i..];
+        let a = seg(rest);
+        if a < 10 || rest.as_bytes().get(a) != Some(&b'.') {
+            return false;
+        }
+        let rest = &rest[a + 1..];
+        let b = seg(rest);
+        b >= 10 && rest.as_bytes().get(b) == Some(&b'.')
+    })
+}
+
+/// Cuts `text` to at most `limit` characters, marking the cut with how much was dropped.
+pub fn truncate(text: String, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        None => text,
+        Some((at, _)) => {
+            let dropped = text[at..].chars().count();
+            let mut out = text[..at].to_owned();
+            let _ = write!(out, "…[truncated {dropped} chars]");
+            out
+        }
+    }
+}
+
+/// Serializes `value` as JSON, stopping once `limit` characters are reached (so a 10 MB output
+/// costs no 10 MB string), and marking the cut. Returns the text and the full JSON size in bytes.
+pub fn json_limited(value: &Value, limit: usize) -> (String, usize) {
+    struct Limited {
+        buf: Vec<u8>,
+        cap: usize,
+        total: usize,
+    }
+    impl std::io::Write for Limited {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            self.total += data.len();
+            if self.buf.len() < self.cap {
+                let take = (self.cap - self.buf.len()).min(data.len());
+                self.buf.extend_from_slice(&data[..take]);
+            }
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // Up to 4 bytes a character, so this many bytes always hold `limit + 1` characters.
+    let cap = limit.saturating_mul(4).saturating_add(4);
+    let mut w = Limited {
+        buf: Vec::new(),
+        cap,
+        total: 0,
+    };
+    serde_json::to_writer(&mut w, value).expect("writing JSON to memory cannot fail");
+    let text = String::from_utf8_lossy(&w.buf).into_owned();
+    let mut out = truncate(text, limit);
+    if w.total > w.buf.len() && !out.contains("…[truncated") {
+        let _ = write!(out, "…[truncated {} bytes]", w.total - w.buf.len());
+    } else if w.total > w.buf.len() {
+        // The marker counts characters of the kept prefix only; say the full size too.
+        let _ = write!(out, " of {} bytes", w.total);
+    }
+    (out, w.total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secret_keys_in_every_spelling() {
+        let r = Redactor::new();
+        for k in [
+            "password",
+            "PASSWORD",
+            "db_password",
+            "passwd",
+            "client-secret",
+            "access.token",
+            "api key",
+            "API_KEY",
+            "apiKey",
+            "x-api-key",
+            "auth",
+            "Authorization",
+            "oauth_state",
+            "credentials",
+            "private_key",
+            "privateKey",
+            "session_id",
+            "Set-Cookie",
+            "jwt",
+            "user_jwt",
+            "ssn",
+            "SSN",
+            "customerSsn",
+            "credit card",
+            "credit_card_number",
+        ] {
+            assert!(r.is_secret_key(k), "{k} should be secret");
+        }
+        for k in [
+            "author",
+            "authors",
+            "classname",
+            "keywords",
+            "name",
+            "count",
+        ] {
+            assert!(!r.is_secret_key(k), "{k} should not be secret");
+        }
+        assert!(Redactor::new()
+            .with_key_pattern("Tenant-Id")
+            .is_secret_key("tenant_id"));
+    }
+
+    #[test]
+    fn secret_values_anywhere() {
+        let r = Redactor::new();
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        let v = json!({
+            "q": "servers", "password": "hunter2", "nested": [{"Api-Key": 5}],
+            "h": "Bearer abcdefghijkl", "t": jwt, "note": format!("token is {jwt} ok"),
+            "author": "kim", "session": null
+        });
+        assert_eq!(
+            r.redact(&v),
+            json!({
+                "q": "servers", "password": REDACTED, "nested": [{"Api-Key": REDACTED}],
+                "h": REDACTED, "t": REDACTED, "note": REDACTED, "author": "kim", "session": null
+            })
+        );
+        assert_eq!(
+            r.redact_text("401 for Bearer abcdefghijkl from x"),
+            "401 for Bearer [REDACTED] from x"
+        );
+        assert!(!r.is_secret_value("the bearer of news"));
+        assert_eq!(Redactor::disabled().redact(&v), v);
+    }
+
+    #[test]
+    fn truncation_is_marked() {
+        assert_eq!(truncate("abcdef".into(), 10), "abcdef");
+        assert_eq!(truncate("abcdef".into(), 3), "abc…[truncated 3 chars]");
+        assert_eq!(truncate("ééé".into(), 1), "é…[truncated 2 chars]");
+        let big = json!({"rows": vec!["x".repeat(100); 1000]});
+        let (text, size) = json_limited(&big, 50);
+        assert_eq!(size, serde_json::to_string(&big).unwrap().len());
+        assert!(text.starts_with("{\"rows\":[\"xxx"));
+        assert!(text.contains("…[truncated"), "{text}");
+        assert!(text.chars().count() < 120, "{text}");
+        assert_eq!(json_limited(&json!([1, 2]), 50), ("[1,2]".into(), 5));
+    }
+}
