@@ -4,6 +4,7 @@
 //! usage, 3 a trace source unreachable or without the trace, 130 interrupted.
 
 mod args;
+mod inspect_cmd;
 mod plan_cmd;
 mod run_cmd;
 
@@ -77,6 +78,7 @@ pub(crate) fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plan(a) => plan_cmd::plan(a),
         Command::Run(a) => run_cmd::run(a),
+        Command::Inspect(a) => inspect_cmd::inspect(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
