@@ -1,16 +1,46 @@
-//! `orchestrace run`: execute a plan with the built-in tools.
+//! `orchestrace run`: execute a plan with the built-in tools, traced.
+//!
+//! Spans are always captured in process (the embedded default needs no server) and, with
+//! `--otlp` or the `OTEL_EXPORTER_OTLP_*` variables, exported as well.
 
 use std::io::Write;
 
-use orchestrace::{Orchestrator, RunReport, ToolStatus};
+use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder, TelemetryGuard};
+use orchestrace::{Orchestrator, RunReport, TelemetryConfig, ToolStatus};
+use serde_json::Value;
 
-use super::args::RunArgs;
+use super::args::{Protocol, RunArgs};
 use super::plan_cmd::load;
 use super::{code, Failure};
 
+/// Sets up the tracing pipeline for one CLI run: capture always, export when configured.
+pub(crate) fn telemetry(otlp: Option<&str>, protocol: Option<Protocol>) -> Result<TelemetryGuard, Failure> {
+    let mut builder = TelemetryBuilder::from_env()
+        .map_err(Failure::invalid)?
+        .with_capture(true);
+    if let Some(url) = otlp {
+        builder = builder.with_endpoint(url);
+    }
+    if let Some(p) = protocol {
+        builder = builder.with_protocol(match p {
+            Protocol::Grpc => OtlpProtocol::Grpc,
+            Protocol::Http => OtlpProtocol::HttpProtobuf,
+        });
+    }
+    let telemetry = builder.build().map_err(Failure::invalid)?;
+    use tracing_subscriber::prelude::*;
+    let subscriber = tracing_subscriber::registry().with(telemetry.layer());
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|e| Failure::invalid(format!("cannot install the tracing subscriber: {e}")))?;
+    Ok(telemetry.guard())
+}
+
 pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
-    let orch = Orchestrator::default();
+    let orch = Orchestrator::builder()
+        .with_telemetry(TelemetryConfig::from_env())
+        .build();
     let analyzed = load(&orch, &args.plan)?;
+    let guard = telemetry(args.otlp.as_deref(), args.protocol)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -21,15 +51,27 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
         })
         .await
     });
+    drop(runtime);
+    let trace = guard.captured().unwrap_or(Value::Null);
+    if let Some(path) = &args.trace_out {
+        let text = serde_json::to_string(&trace).expect("JSON values serialize");
+        std::fs::write(path, text + "\n").map_err(|e| {
+            Failure::invalid(format!("{}: cannot write the trace: {e}", path.display()))
+        })?;
+    }
+    let summary = guard.shutdown();
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &report)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        write_report(&mut out, &report)
+        write_report(&mut out, &report).and_then(|()| write_span_tree(&mut out, &trace))
     };
     written.or_else(super::ignore_broken_pipe)?;
+    if let Some(w) = summary.warning() {
+        eprintln!("warning: {w}");
+    }
     Ok(exit_code(&report))
 }
 
@@ -46,6 +88,9 @@ pub(crate) fn exit_code(report: &RunReport) -> u8 {
 /// Per tool: status, duration, and a short summary of the output or the error.
 pub(crate) fn write_report(out: &mut dyn Write, r: &RunReport) -> std::io::Result<()> {
     let s = &r.summary;
+    if let Some(id) = &r.trace_id {
+        writeln!(out, "trace {id}")?;
+    }
     writeln!(
         out,
         "run {}: strategy {}, {:.1} ms (serial {:.1} ms, saved {:.1} ms), critical path {} ({:.1} ms)",
@@ -57,12 +102,7 @@ pub(crate) fn write_report(out: &mut dyn Write, r: &RunReport) -> std::io::Resul
         s.critical_path.join(" → "),
         s.critical_path_ms
     )?;
-    let width = r
-        .tools
-        .iter()
-        .map(|t| t.id.chars().count())
-        .max()
-        .unwrap_or(0);
+    let width = r.tools.iter().map(|t| t.id.chars().count()).max().unwrap_or(0);
     let mut tools: Vec<_> = r.tools.iter().collect();
     tools.sort_by_key(|t| t.order);
     for t in tools {
@@ -93,7 +133,7 @@ pub(crate) fn write_report(out: &mut dyn Write, r: &RunReport) -> std::io::Resul
             t.status.as_str(),
             t.id,
             t.group,
-            orchestrace_ms(t.duration()),
+            t.duration().as_secs_f64() * 1000.0,
             detail,
             flags
         )?;
@@ -101,12 +141,8 @@ pub(crate) fn write_report(out: &mut dyn Write, r: &RunReport) -> std::io::Resul
     Ok(())
 }
 
-fn orchestrace_ms(d: std::time::Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// A one-line summary of an output: row count when it has rows, else compact JSON, cut.
-fn summarize(v: &serde_json::Value) -> String {
+fn summarize(v: &Value) -> String {
     if let Some(rows) = v.pointer("/data/rows").and_then(|r| r.as_array()) {
         return format!("{} rows", rows.len());
     }
@@ -116,4 +152,66 @@ fn summarize(v: &serde_json::Value) -> String {
     } else {
         text
     }
+}
+
+/// The compact tree of captured spans: name and duration, indented by parentage.
+pub(crate) fn write_span_tree(out: &mut dyn Write, otlp: &Value) -> std::io::Result<()> {
+    struct S {
+        id: String,
+        parent: String,
+        name: String,
+        start: u64,
+        end: u64,
+    }
+    let num = |v: &Value| match v {
+        Value::String(s) => s.parse::<u64>().unwrap_or(0),
+        other => other.as_u64().unwrap_or(0),
+    };
+    let mut spans = Vec::new();
+    for rs in otlp["resourceSpans"].as_array().into_iter().flatten() {
+        for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
+            for s in ss["spans"].as_array().into_iter().flatten() {
+                spans.push(S {
+                    id: s["spanId"].as_str().unwrap_or_default().to_owned(),
+                    parent: s["parentSpanId"].as_str().unwrap_or_default().to_owned(),
+                    name: s["name"].as_str().unwrap_or_default().to_owned(),
+                    start: num(&s["startTimeUnixNano"]),
+                    end: num(&s["endTimeUnixNano"]),
+                });
+            }
+        }
+    }
+    if spans.is_empty() {
+        return Ok(());
+    }
+    spans.sort_by_key(|s| (s.start, s.name.clone()));
+    writeln!(out, "spans")?;
+    fn walk(
+        out: &mut dyn Write,
+        spans: &[S],
+        parent: &str,
+        prefix: &str,
+        is_root: bool,
+    ) -> std::io::Result<()> {
+        let ids: std::collections::HashSet<&str> = spans.iter().map(|s| s.id.as_str()).collect();
+        let children: Vec<&S> = spans
+            .iter()
+            .filter(|s| {
+                if is_root {
+                    !ids.contains(s.parent.as_str())
+                } else {
+                    s.parent == parent
+                }
+            })
+            .collect();
+        for (k, s) in children.iter().enumerate() {
+            let last = k + 1 == children.len();
+            let ms = s.end.saturating_sub(s.start) as f64 / 1e6;
+            writeln!(out, "{prefix}{} {} ({ms:.1} ms)", if last { "└─" } else { "├─" }, s.name)?;
+            let next = format!("{prefix}{}", if last { "   " } else { "│  " });
+            walk(out, spans, &s.id, &next, false)?;
+        }
+        Ok(())
+    }
+    walk(out, &spans, "", "", true)
 }

@@ -537,6 +537,7 @@ impl<'a> Run<'a> {
             critical_path_ms,
         };
         let report = RunReport {
+            trace_id: self.spans.trace_id(),
             plan_id: self.plan.plan().plan_id.clone(),
             strategy: self.plan.strategy(),
             started: self.started,

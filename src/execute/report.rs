@@ -159,6 +159,8 @@ pub struct RunReport {
     pub execution_plan: ExecutionPlan,
     /// Timing summary.
     pub summary: RunSummary,
+    /// The trace id (32 hex digits) of the run's spans, when an OpenTelemetry layer traced it.
+    pub trace_id: Option<String>,
 }
 
 impl RunReport {

@@ -6,9 +6,14 @@
 
 pub mod attributes;
 mod config;
+mod export;
 mod redact;
 mod spans;
 
 pub use config::{TelemetryConfig, CAPTURE_CONTENT_ENV, VALUE_LIMIT_ENV};
+pub use export::{
+    init, layer, ExportSummary, OtlpProtocol, Telemetry, TelemetryBuilder, TelemetryError,
+    TelemetryGuard, DEFAULT_SERVICE_NAME, DEFAULT_SHUTDOWN_TIMEOUT, SCOPE_NAME,
+};
 pub use redact::{Redactor, DEFAULT_VALUE_LIMIT, REDACTED};
 pub(crate) use spans::{fallback_event, retry_event, RunSpans};

@@ -81,6 +81,13 @@ impl RunSpans {
         &self.execute
     }
 
+    /// The trace id of the run's spans, when an OpenTelemetry layer records them.
+    pub(crate) fn trace_id(&self) -> Option<String> {
+        let cx = self.execute.context();
+        let sc = cx.span().span_context().clone();
+        sc.is_valid().then(|| sc.trace_id().to_string())
+    }
+
     fn level(&mut self, plan: &AnalyzedPlan, g: usize) -> Span {
         if let Some(span) = &self.levels[g] {
             return span.clone();
@@ -314,7 +321,7 @@ pub(crate) fn retry_event(
     });
     tracing::info!(
         parent: span,
-        attempt,
+        attempt = i64::from(attempt),
         error.type = kind,
         error.message = %message,
         backoff_ms = ms(delay),
