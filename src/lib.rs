@@ -34,6 +34,7 @@ mod analysis;
 mod dataflow;
 mod error;
 mod execute;
+mod pipeline;
 mod plan;
 mod schedule;
 pub mod telemetry;
@@ -46,6 +47,11 @@ pub use execute::{
     Attempt, DataFlowInput, Orchestrator, OrchestratorBuilder, RunReport, RunSummary, Tool,
     ToolContext, ToolError, ToolRegistry, ToolRun, ToolStatus, DEFAULT_RETRY_BACKOFF,
     MAX_RETRY_BACKOFF,
+};
+pub use pipeline::{
+    Answer, Composer, DefaultComposer, DefaultPolicy, DefaultPresenter, OrchestrationTrace,
+    PlanTrace, Planner, Policy, Presenter, RouterPlanner, RunError, RunResult, Runner,
+    RunnerBuilder, StageError, StageRecord, StaticPlanner, DEFAULT_EXECUTE_ASSET, DEFAULT_WORKFLOW,
 };
 pub use plan::{
     OnFailure, Plan, Strategy, StrategyChoice, ToolSpec, DEFAULT_MAX_CONCURRENCY, MAX_PLAN_BYTES,

@@ -202,7 +202,8 @@ fn every_example_plan_analyzes_and_runs_with_the_expected_exit_code() {
             String::from_utf8_lossy(&out.stderr)
         );
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert!(report["tools"].as_array().unwrap().len() >= 3);
+        assert!(report["execution"]["tools"].as_array().unwrap().len() >= 3);
+        assert!(report["plan_trace"]["orchestration"]["groups"].is_array());
     }
 }
 
@@ -212,7 +213,7 @@ fn run_reports_the_failed_branch_and_the_skipped_dependent() {
     assert_eq!(out.status.code(), Some(1));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let status = |id: &str| {
-        r["tools"]
+        r["execution"]["tools"]
             .as_array()
             .unwrap()
             .iter()

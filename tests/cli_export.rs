@@ -22,7 +22,10 @@ fn orchestrace(args: &[&str]) -> Output {
 
 fn trace_id_line(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().find(|l| l.starts_with("trace ")).expect("a trace id line");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("trace "))
+        .expect("a trace id line");
     line["trace ".len()..].trim().to_owned()
 }
 
@@ -32,12 +35,28 @@ async fn run_exports_over_grpc_and_http() {
     for (url, proto) in [(rx.grpc_url(), "grpc"), (rx.http_url(), "http")] {
         let before = rx.spans().len();
         let out = tokio::task::spawn_blocking(move || {
-            orchestrace(&["run", "examples/plans/ci_ops.json", "--otlp", &url, "--protocol", proto])
+            orchestrace(&[
+                "run",
+                "examples/plans/ci_ops.json",
+                "--otlp",
+                &url,
+                "--protocol",
+                proto,
+            ])
         })
         .await
         .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.stderr.is_empty(), "quiet when healthy: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "quiet when healthy: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let trace_id = trace_id_line(&out);
         let spans = rx.wait_for(before + 6, Duration::from_secs(5)).await;
         let ours: Vec<_> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
@@ -65,16 +84,24 @@ async fn the_endpoint_can_come_from_the_environment() {
     assert_eq!(out.status.code(), Some(0));
     let spans = rx.wait_for(6, Duration::from_secs(5)).await;
     assert_eq!(spans.len(), 6, "execute, one level, four tools");
-    assert!(spans
-        .iter()
-        .all(|s| s.resource.get("service.name") == Some(&support::Attr::S("ops-assistant".into()))));
+    assert!(
+        spans
+            .iter()
+            .all(|s| s.resource.get("service.name")
+                == Some(&support::Attr::S("ops-assistant".into())))
+    );
 }
 
 #[test]
 fn trace_out_is_otlp_json_that_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("trace.json");
-    let out = orchestrace(&["run", "examples/plans/ci_ops.json", "--trace-out", file.to_str().unwrap()]);
+    let out = orchestrace(&[
+        "run",
+        "examples/plans/ci_ops.json",
+        "--trace-out",
+        file.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let text = std::fs::read_to_string(&file).unwrap();
     let data: TracesData = serde_json::from_str(&text).expect("parses as OTLP TracesData");
@@ -85,7 +112,12 @@ fn trace_out_is_otlp_json_that_round_trips() {
         .collect();
     assert_eq!(spans.len(), 6);
     let trace_id = trace_id_line(&out);
-    assert!(spans.iter().all(|s| s.trace_id.iter().map(|b| format!("{b:02x}")).collect::<String>() == trace_id));
+    assert!(spans.iter().all(|s| s
+        .trace_id
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        == trace_id));
     // Serializing what we parsed gives back the same JSON.
     let again = serde_json::to_value(&data).unwrap();
     let original: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -94,7 +126,12 @@ fn trace_out_is_otlp_json_that_round_trips() {
 
 #[test]
 fn an_unwritable_trace_out_is_a_located_error() {
-    let out = orchestrace(&["run", "examples/plans/ci_ops.json", "--trace-out", "/nonexistent/dir/t.json"]);
+    let out = orchestrace(&[
+        "run",
+        "examples/plans/ci_ops.json",
+        "--trace-out",
+        "/nonexistent/dir/t.json",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),

@@ -13,12 +13,21 @@ use support::{Attr, Receiver, RecvSpan};
 use tracing_subscriber::prelude::*;
 
 fn ci_ops() -> Plan {
-    Plan::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/plans/ci_ops.json")).unwrap()
+    Plan::from_path(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/plans/ci_ops.json"
+    ))
+    .unwrap()
 }
 
 /// Runs `plan` under a subscriber with our layer exporting to `endpoint`; returns the report
 /// after a full shutdown (so everything exported has arrived).
-async fn traced_run(endpoint: String, protocol: OtlpProtocol, plan: Plan, config: TelemetryConfig) -> RunReport {
+async fn traced_run(
+    endpoint: String,
+    protocol: OtlpProtocol,
+    plan: Plan,
+    config: TelemetryConfig,
+) -> RunReport {
     let telemetry = TelemetryBuilder::new()
         .with_endpoint(endpoint)
         .with_protocol(protocol)
@@ -33,7 +42,9 @@ async fn traced_run(endpoint: String, protocol: OtlpProtocol, plan: Plan, config
         let _default = tracing::subscriber::set_default(subscriber);
         orch.run(&analyzed).await
     };
-    let summary = tokio::task::spawn_blocking(move || guard.shutdown()).await.unwrap();
+    let summary = tokio::task::spawn_blocking(move || guard.shutdown())
+        .await
+        .unwrap();
     assert_eq!(summary.dropped, 0, "{summary:?}");
     report
 }
@@ -57,15 +68,26 @@ fn strings(a: &Attr) -> Vec<String> {
 }
 
 fn assert_ci_ops_tree(spans: &[RecvSpan], report: &RunReport) {
-    assert_eq!(spans.len(), 6, "{:#?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>());
+    assert_eq!(
+        spans.len(),
+        6,
+        "{:#?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
     let trace_id = report.trace_id.clone().expect("traced");
     assert!(spans.iter().all(|s| s.trace_id == trace_id));
-    assert!(spans.iter().all(|s| s.resource.get("service.name") == Some(&Attr::S("orchestrace-test".into()))));
+    assert!(spans
+        .iter()
+        .all(|s| s.resource.get("service.name") == Some(&Attr::S("orchestrace-test".into()))));
 
     let execute = by_name(spans, "execute")[0];
     let level0 = by_name(spans, "level 0 (parallel)")[0];
     let level1 = by_name(spans, "level 1 (serial)")[0];
-    let (primary, secondary, aggregate) = (tool(spans, "primary"), tool(spans, "secondary"), tool(spans, "aggregate"));
+    let (primary, secondary, aggregate) = (
+        tool(spans, "primary"),
+        tool(spans, "secondary"),
+        tool(spans, "aggregate"),
+    );
 
     // Tree shape.
     assert_eq!(level0.parent_span_id, execute.span_id);
@@ -78,12 +100,18 @@ fn assert_ci_ops_tree(spans: &[RecvSpan], report: &RunReport) {
 
     // Every attribute of the aggregate tool span, with its type.
     let a = &aggregate.attributes;
-    assert_eq!(a[attr::GEN_AI_OPERATION_NAME], Attr::S("execute_tool".into()));
+    assert_eq!(
+        a[attr::GEN_AI_OPERATION_NAME],
+        Attr::S("execute_tool".into())
+    );
     assert_eq!(a[attr::GEN_AI_TOOL_NAME], Attr::S("ci_aggregate".into()));
     assert_eq!(a[attr::GEN_AI_TOOL_CALL_ID], Attr::S("aggregate".into()));
     assert_eq!(a[attr::TOOL_ID], Attr::S("aggregate".into()));
     assert_eq!(a[attr::STAGE], Attr::S("execute".into()));
-    assert_eq!(a[attr::ASSET_ID], Attr::S("ci_aggregate:v2:published".into()));
+    assert_eq!(
+        a[attr::ASSET_ID],
+        Attr::S("ci_aggregate:v2:published".into())
+    );
     assert_eq!(a[attr::EXECUTION_STRATEGY], Attr::S("dag".into()));
     assert_eq!(a[attr::EXECUTION_GROUP], Attr::I(1));
     assert_eq!(a[attr::EXECUTION_ORDER_INDEX], Attr::I(2));
@@ -106,13 +134,25 @@ fn assert_ci_ops_tree(spans: &[RecvSpan], report: &RunReport) {
     assert_eq!(a[attr::CACHE_HIT], Attr::B(false));
     assert_eq!(a[attr::RESULT_COUNT], Attr::I(5));
     let out = report.tool("aggregate").unwrap().output.as_ref().unwrap();
-    assert_eq!(a[attr::RESULT_SIZE_BYTES], Attr::I(serde_json::to_string(out).unwrap().len() as i64));
+    assert_eq!(
+        a[attr::RESULT_SIZE_BYTES],
+        Attr::I(serde_json::to_string(out).unwrap().len() as i64)
+    );
     assert!(!a.contains_key(attr::ERROR_TYPE));
-    assert!(!a.contains_key(attr::GEN_AI_TOOL_CALL_ARGUMENTS), "content capture is off by default");
+    assert!(
+        !a.contains_key(attr::GEN_AI_TOOL_CALL_ARGUMENTS),
+        "content capture is off by default"
+    );
     assert!(!a.contains_key(attr::GEN_AI_TOOL_CALL_RESULT));
-    assert_eq!(strings(&primary.attributes[attr::PARALLEL_WITH]), vec!["secondary"]);
+    assert_eq!(
+        strings(&primary.attributes[attr::PARALLEL_WITH]),
+        vec!["secondary"]
+    );
     assert_eq!(primary.attributes[attr::EXECUTION_GROUP], Attr::I(0));
-    assert_eq!(secondary.attributes[attr::EXECUTION_ORDER_INDEX], Attr::I(1));
+    assert_eq!(
+        secondary.attributes[attr::EXECUTION_ORDER_INDEX],
+        Attr::I(1)
+    );
 
     // Links to the dependencies' spans.
     let links: HashMap<String, String> = aggregate
@@ -131,27 +171,60 @@ fn assert_ci_ops_tree(spans: &[RecvSpan], report: &RunReport) {
     assert!(level0.start_ns <= primary.start_ns.min(secondary.start_ns));
     assert!(level0.end_ns >= primary.end_ns.max(secondary.end_ns));
     assert!(level1.start_ns <= aggregate.start_ns && level1.end_ns >= aggregate.end_ns);
-    assert!(level1.start_ns >= primary.end_ns.max(secondary.end_ns), "aggregate waits for both");
-    assert_eq!(level0.attributes[attr::EXECUTION_MODE], Attr::S("parallel".into()));
-    assert_eq!(strings(&level0.attributes[attr::GROUP_TOOLS]), vec!["primary", "secondary"]);
+    assert!(
+        level1.start_ns >= primary.end_ns.max(secondary.end_ns),
+        "aggregate waits for both"
+    );
+    assert_eq!(
+        level0.attributes[attr::EXECUTION_MODE],
+        Attr::S("parallel".into())
+    );
+    assert_eq!(
+        strings(&level0.attributes[attr::GROUP_TOOLS]),
+        vec!["primary", "secondary"]
+    );
 
     // The execute span: the plan, then the totals and the critical path.
     let e = &execute.attributes;
     assert_eq!(e[attr::EXECUTION_STRATEGY], Attr::S("dag".into()));
     let ep: serde_json::Value = serde_json::from_str(e[attr::EXECUTION_PLAN].str()).unwrap();
     assert_eq!(ep, serde_json::to_value(&report.execution_plan).unwrap());
-    assert_eq!(e[attr::TOTAL_DURATION_MS], Attr::F(report.summary.total_duration_ms));
-    assert_eq!(e[attr::SERIAL_DURATION_MS], Attr::F(report.summary.serial_duration_ms));
-    assert_eq!(e[attr::TIME_SAVED_MS], Attr::F(report.summary.time_saved_ms));
-    assert_eq!(e[attr::CRITICAL_PATH_MS], Attr::F(report.summary.critical_path_ms));
-    assert_eq!(strings(&e[attr::CRITICAL_PATH]), report.summary.critical_path);
-    assert_eq!(report.summary.critical_path.last().map(String::as_str), Some("aggregate"));
+    assert_eq!(
+        e[attr::TOTAL_DURATION_MS],
+        Attr::F(report.summary.total_duration_ms)
+    );
+    assert_eq!(
+        e[attr::SERIAL_DURATION_MS],
+        Attr::F(report.summary.serial_duration_ms)
+    );
+    assert_eq!(
+        e[attr::TIME_SAVED_MS],
+        Attr::F(report.summary.time_saved_ms)
+    );
+    assert_eq!(
+        e[attr::CRITICAL_PATH_MS],
+        Attr::F(report.summary.critical_path_ms)
+    );
+    assert_eq!(
+        strings(&e[attr::CRITICAL_PATH]),
+        report.summary.critical_path
+    );
+    assert_eq!(
+        report.summary.critical_path.last().map(String::as_str),
+        Some("aggregate")
+    );
 }
 
 #[tokio::test]
 async fn ci_ops_spans_arrive_over_grpc() {
     let rx = Receiver::start().await;
-    let report = traced_run(rx.grpc_url(), OtlpProtocol::Grpc, ci_ops(), TelemetryConfig::default()).await;
+    let report = traced_run(
+        rx.grpc_url(),
+        OtlpProtocol::Grpc,
+        ci_ops(),
+        TelemetryConfig::default(),
+    )
+    .await;
     let spans = rx.wait_for(6, Duration::from_secs(5)).await;
     assert_ci_ops_tree(&spans, &report);
 }
@@ -159,7 +232,13 @@ async fn ci_ops_spans_arrive_over_grpc() {
 #[tokio::test]
 async fn ci_ops_spans_arrive_over_http_protobuf() {
     let rx = Receiver::start().await;
-    let report = traced_run(rx.http_url(), OtlpProtocol::HttpProtobuf, ci_ops(), TelemetryConfig::default()).await;
+    let report = traced_run(
+        rx.http_url(),
+        OtlpProtocol::HttpProtobuf,
+        ci_ops(),
+        TelemetryConfig::default(),
+    )
+    .await;
     let spans = rx.wait_for(6, Duration::from_secs(5)).await;
     assert_ci_ops_tree(&spans, &report);
 }
@@ -174,9 +253,19 @@ async fn failures_retries_and_skips_are_on_the_spans() {
                 .with_retries(1),
         )
         .with_tool(ToolSpec::new("down", "fail").with_params(json!({"message": "it is down"})))
-        .with_tool(ToolSpec::new("rescued", "fail").with_params(json!({"message": "x"})).with_fallback("echo"))
+        .with_tool(
+            ToolSpec::new("rescued", "fail")
+                .with_params(json!({"message": "x"}))
+                .with_fallback("echo"),
+        )
         .with_tool(ToolSpec::new("child", "echo").map("v", "{down.value}"));
-    let report = traced_run(rx.grpc_url(), OtlpProtocol::Grpc, plan, TelemetryConfig::default()).await;
+    let report = traced_run(
+        rx.grpc_url(),
+        OtlpProtocol::Grpc,
+        plan,
+        TelemetryConfig::default(),
+    )
+    .await;
     let spans = rx.wait_for(7, Duration::from_secs(5)).await;
     assert_eq!(spans.len(), 1 + 2 + 4, "execute, two levels, four tools");
 
@@ -189,20 +278,33 @@ async fn failures_retries_and_skips_are_on_the_spans() {
     let flaky = tool(&spans, "flaky");
     assert_eq!(flaky.status_code, 0);
     assert_eq!(flaky.attr(attr::RETRY_COUNT), &Attr::I(1));
-    let retry = flaky.events.iter().find(|(n, _)| n == "retry").expect("a retry event");
+    let retry = flaky
+        .events
+        .iter()
+        .find(|(n, _)| n == "retry")
+        .expect("a retry event");
     assert_eq!(retry.1["attempt"], Attr::I(1));
     assert_eq!(retry.1["error.message"], Attr::S("flaky once".into()));
 
     let rescued = tool(&spans, "rescued");
     assert_eq!(rescued.attr(attr::FALLBACK_USED), &Attr::B(true));
-    assert!(rescued.events.iter().any(|(n, e)| n == "fallback" && e["fallback"] == Attr::S("echo".into())));
+    assert!(rescued
+        .events
+        .iter()
+        .any(|(n, e)| n == "fallback" && e["fallback"] == Attr::S("echo".into())));
 
     let child = tool(&spans, "child");
     assert_eq!(child.attr(attr::STATUS), &Attr::S("skipped".into()));
-    assert_eq!(child.attr(attr::SKIP_REASON), &Attr::S("dependency \"down\" failed".into()));
+    assert_eq!(
+        child.attr(attr::SKIP_REASON),
+        &Attr::S("dependency \"down\" failed".into())
+    );
     assert_eq!(child.status_code, 0, "skipped is not an error");
     assert!(child.links.iter().any(|(id, _)| *id == down.span_id));
-    assert_eq!(child.parent_span_id, by_name(&spans, "level 1 (serial)")[0].span_id);
+    assert_eq!(
+        child.parent_span_id,
+        by_name(&spans, "level 1 (serial)")[0].span_id
+    );
     assert!(!report.succeeded());
 }
 
@@ -216,9 +318,11 @@ async fn content_capture_is_opt_in_and_redacted() {
     traced_run(rx.grpc_url(), OtlpProtocol::Grpc, plan, config).await;
     let spans = rx.wait_for(3, Duration::from_secs(5)).await;
     let login = tool(&spans, "login");
-    let args: serde_json::Value = serde_json::from_str(login.attr(attr::GEN_AI_TOOL_CALL_ARGUMENTS).str()).unwrap();
+    let args: serde_json::Value =
+        serde_json::from_str(login.attr(attr::GEN_AI_TOOL_CALL_ARGUMENTS).str()).unwrap();
     assert_eq!(args, json!({"user": "kim", "password": "[REDACTED]"}));
-    let result: serde_json::Value = serde_json::from_str(login.attr(attr::GEN_AI_TOOL_CALL_RESULT).str()).unwrap();
+    let result: serde_json::Value =
+        serde_json::from_str(login.attr(attr::GEN_AI_TOOL_CALL_RESULT).str()).unwrap();
     assert_eq!(result, json!({"user": "kim", "password": "[REDACTED]"}));
     let params: serde_json::Value = serde_json::from_str(login.attr(attr::PARAMS).str()).unwrap();
     assert_eq!(params["password"], "[REDACTED]");
@@ -227,7 +331,10 @@ async fn content_capture_is_opt_in_and_redacted() {
 #[tokio::test]
 async fn a_host_span_is_the_parent_of_ours() {
     let rx = Receiver::start().await;
-    let telemetry = TelemetryBuilder::new().with_endpoint(rx.grpc_url()).build().unwrap();
+    let telemetry = TelemetryBuilder::new()
+        .with_endpoint(rx.grpc_url())
+        .build()
+        .unwrap();
     // The host's own layers beside ours: a fmt layer writing to a sink.
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
@@ -241,7 +348,9 @@ async fn a_host_span_is_the_parent_of_ours() {
         use tracing::Instrument;
         orch.run(&analyzed).instrument(request).await;
     }
-    tokio::task::spawn_blocking(move || guard.shutdown()).await.unwrap();
+    tokio::task::spawn_blocking(move || guard.shutdown())
+        .await
+        .unwrap();
     let spans = rx.wait_for(7, Duration::from_secs(5)).await;
     let host = by_name(&spans, "http_request")[0];
     let execute = by_name(&spans, "execute")[0];

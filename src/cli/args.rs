@@ -75,9 +75,16 @@ pub(crate) struct ViewArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["plan", "query"]).multiple(true)))]
 pub(crate) struct RunArgs {
-    /// The plan file (JSON).
-    pub plan: PathBuf,
+    /// The plan file (JSON). Without it, --query picks a plan from --plans by keywords.
+    pub plan: Option<PathBuf>,
+    /// The user query (the router's input; with a plan file, recorded as the query).
+    #[arg(long, value_name = "TEXT")]
+    pub query: Option<String>,
+    /// Folder of plans the keyword router chooses from.
+    #[arg(long, value_name = "DIR", default_value = "examples/plans")]
+    pub plans: PathBuf,
     /// Export spans over OTLP to this endpoint (else OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT).
     #[arg(long, value_name = "URL")]
     pub otlp: Option<String>,

@@ -6,15 +6,20 @@
 use std::io::Write;
 
 use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder, TelemetryGuard};
-use orchestrace::{Orchestrator, RunReport, TelemetryConfig, ToolStatus};
+use orchestrace::{
+    Orchestrator, Plan, RouterPlanner, RunError, RunReport, RunResult, Runner, StaticPlanner,
+    TelemetryConfig, ToolStatus,
+};
 use serde_json::Value;
 
 use super::args::{Protocol, RunArgs};
-use super::plan_cmd::load;
 use super::{code, Failure};
 
 /// Sets up the tracing pipeline for one CLI run: capture always, export when configured.
-pub(crate) fn telemetry(otlp: Option<&str>, protocol: Option<Protocol>) -> Result<TelemetryGuard, Failure> {
+pub(crate) fn telemetry(
+    otlp: Option<&str>,
+    protocol: Option<Protocol>,
+) -> Result<TelemetryGuard, Failure> {
     let mut builder = TelemetryBuilder::from_env()
         .map_err(Failure::invalid)?
         .with_capture(true);
@@ -39,40 +44,79 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     let orch = Orchestrator::builder()
         .with_telemetry(TelemetryConfig::from_env())
         .build();
-    let analyzed = load(&orch, &args.plan)?;
+    // Input errors are found before anything is traced or run.
+    let (runner, query, file) = match &args.plan {
+        Some(path) => {
+            let file = path.display().to_string();
+            let plan = Plan::from_path(path)?;
+            orch.analyze(plan.clone())
+                .map_err(|e| Failure::invalid(e.in_file(file.clone())))?;
+            let query = args
+                .query
+                .clone()
+                .or_else(|| plan.query.clone())
+                .unwrap_or_else(|| plan.plan_id.clone());
+            let workflow = plan.plan_id.clone();
+            let runner = Runner::builder(StaticPlanner::new(plan))
+                .with_workflow(workflow)
+                .with_orchestrator(orch)
+                .build();
+            (runner, query, file)
+        }
+        None => {
+            let query = args.query.clone().unwrap_or_default();
+            let router = RouterPlanner::from_dir(&args.plans)?;
+            let runner = Runner::builder(router)
+                .with_workflow("router")
+                .with_orchestrator(orch)
+                .build();
+            (runner, query, args.plans.display().to_string())
+        }
+    };
     let guard = telemetry(args.otlp.as_deref(), args.protocol)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::invalid(format!("cannot start the runtime: {e}")))?;
-    let report = runtime.block_on(async {
-        orch.run_until(&analyzed, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    let result = runtime.block_on(async {
+        runner
+            .run_until(&query, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
     });
     drop(runtime);
     let trace = guard.captured().unwrap_or(Value::Null);
+    let summary = guard.shutdown();
+    if let Some(w) = summary.warning() {
+        eprintln!("warning: {w}");
+    }
+    let result = result.map_err(|e| match e {
+        RunError::Invalid(e) => Failure::invalid(e.in_file(file)),
+        other => Failure::invalid(other),
+    })?;
     if let Some(path) = &args.trace_out {
         let text = serde_json::to_string(&trace).expect("JSON values serialize");
         std::fs::write(path, text + "\n").map_err(|e| {
             Failure::invalid(format!("{}: cannot write the trace: {e}", path.display()))
         })?;
     }
-    let summary = guard.shutdown();
     let mut out = std::io::stdout().lock();
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)
+        serde_json::to_writer_pretty(&mut out, &result)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
     } else {
-        write_report(&mut out, &report).and_then(|()| write_span_tree(&mut out, &trace))
+        write_result(&mut out, &result).and_then(|()| write_span_tree(&mut out, &trace))
     };
     written.or_else(super::ignore_broken_pipe)?;
-    if let Some(w) = summary.warning() {
-        eprintln!("warning: {w}");
-    }
-    Ok(exit_code(&report))
+    Ok(exit_code(&result.execution))
+}
+
+/// The answer, then the per-tool report.
+pub(crate) fn write_result(out: &mut dyn Write, r: &RunResult) -> std::io::Result<()> {
+    write_report(out, &r.execution)?;
+    writeln!(out, "answer: {}", r.answer)
 }
 
 pub(crate) fn exit_code(report: &RunReport) -> u8 {
@@ -102,7 +146,12 @@ pub(crate) fn write_report(out: &mut dyn Write, r: &RunReport) -> std::io::Resul
         s.critical_path.join(" → "),
         s.critical_path_ms
     )?;
-    let width = r.tools.iter().map(|t| t.id.chars().count()).max().unwrap_or(0);
+    let width = r
+        .tools
+        .iter()
+        .map(|t| t.id.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut tools: Vec<_> = r.tools.iter().collect();
     tools.sort_by_key(|t| t.order);
     for t in tools {
@@ -207,7 +256,12 @@ pub(crate) fn write_span_tree(out: &mut dyn Write, otlp: &Value) -> std::io::Res
         for (k, s) in children.iter().enumerate() {
             let last = k + 1 == children.len();
             let ms = s.end.saturating_sub(s.start) as f64 / 1e6;
-            writeln!(out, "{prefix}{} {} ({ms:.1} ms)", if last { "└─" } else { "├─" }, s.name)?;
+            writeln!(
+                out,
+                "{prefix}{} {} ({ms:.1} ms)",
+                if last { "└─" } else { "├─" },
+                s.name
+            )?;
             let next = format!("{prefix}{}", if last { "   " } else { "│  " });
             walk(out, spans, &s.id, &next, false)?;
         }

@@ -162,7 +162,25 @@ impl Orchestrator {
     where
         C: Future<Output = ()>,
     {
+        self.run_stage(plan, cancel, None).await
+    }
+
+    /// [`Orchestrator::run_until`], recording the EXECUTE stage's asset on the `execute` span.
+    pub(crate) async fn run_stage<C>(
+        &self,
+        plan: &AnalyzedPlan,
+        cancel: C,
+        asset_id: Option<&str>,
+    ) -> RunReport
+    where
+        C: Future<Output = ()>,
+    {
         let spans = RunSpans::start(plan, self.inner.telemetry.clone());
+        if let Some(asset) = asset_id {
+            spans
+                .execute_span()
+                .record(crate::telemetry::attributes::ASSET_ID, asset);
+        }
         let execute_span = spans.execute_span().clone();
         Run::new(self, plan, spans)
             .drive(cancel)

@@ -118,9 +118,9 @@ fn parse_headers(raw: &str) -> Result<Vec<(String, String)>, TelemetryError> {
     raw.split(',')
         .filter(|kv| !kv.trim().is_empty())
         .map(|kv| {
-            let (k, v) = kv.split_once('=').ok_or_else(|| {
-                TelemetryError::Config(format!("header {kv:?} is not key=value"))
-            })?;
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| TelemetryError::Config(format!("header {kv:?} is not key=value")))?;
             Ok((k.trim().to_owned(), percent_decode(v.trim())))
         })
         .collect()
@@ -201,10 +201,15 @@ impl TelemetryBuilder {
         } else if let Some(url) = env("OTEL_EXPORTER_OTLP_ENDPOINT") {
             b.endpoint = Some(url);
         }
-        if let Some(p) = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL")) {
+        if let Some(p) =
+            env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        {
             b.protocol = Some(OtlpProtocol::parse(&p)?);
         }
-        for var in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
+        for var in [
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        ] {
             if let Some(raw) = env(var) {
                 b.headers.extend(parse_headers(&raw)?);
             }
@@ -220,7 +225,9 @@ impl TelemetryBuilder {
         }
         let url = self.endpoint.as_ref()?.trim_end_matches('/').to_owned();
         Some(match self.protocol() {
-            OtlpProtocol::HttpProtobuf if !self.endpoint_is_full && !url.ends_with("/v1/traces") => {
+            OtlpProtocol::HttpProtobuf
+                if !self.endpoint_is_full && !url.ends_with("/v1/traces") =>
+            {
                 format!("{url}/v1/traces")
             }
             _ => url,
@@ -255,11 +262,13 @@ impl TelemetryBuilder {
                 let mut metadata = opentelemetry_otlp::tonic_types::metadata::MetadataMap::new();
                 for (k, v) in &self.headers {
                     let key = k.to_ascii_lowercase();
-                    let key = tonic::metadata::MetadataKey::from_bytes(key.as_bytes())
-                        .map_err(|_| TelemetryError::Config(format!("invalid header name {k:?}")))?;
-                    let value = v
-                        .parse()
-                        .map_err(|_| TelemetryError::Config(format!("invalid value for header {k:?}")))?;
+                    let key =
+                        tonic::metadata::MetadataKey::from_bytes(key.as_bytes()).map_err(|_| {
+                            TelemetryError::Config(format!("invalid header name {k:?}"))
+                        })?;
+                    let value = v.parse().map_err(|_| {
+                        TelemetryError::Config(format!("invalid value for header {k:?}"))
+                    })?;
                     metadata.insert(key, value);
                 }
                 opentelemetry_otlp::SpanExporter::builder()
@@ -303,7 +312,9 @@ impl TelemetryBuilder {
                     .thread_name("orchestrace-otlp")
                     .enable_all()
                     .build()
-                    .map_err(|e| TelemetryError::Exporter(format!("cannot start the export runtime: {e}")))?;
+                    .map_err(|e| {
+                        TelemetryError::Exporter(format!("cannot start the export runtime: {e}"))
+                    })?;
                 let exporter = {
                     let _entered = rt.enter();
                     self.exporter(url)?
@@ -381,9 +392,7 @@ impl Telemetry {
 
     /// The guard that flushes and shuts the pipeline down (bounded) when dropped.
     pub fn guard(self) -> TelemetryGuard {
-        TelemetryGuard {
-            inner: Some(self),
-        }
+        TelemetryGuard { inner: Some(self) }
     }
 }
 
@@ -508,15 +517,24 @@ impl TelemetryGuard {
                 let _ = tx.send(());
             });
         let timed_out = match spawned {
-            Ok(_) => rx.recv_timeout(timeout + Duration::from_millis(250)).is_err(),
+            Ok(_) => rx
+                .recv_timeout(timeout + Duration::from_millis(250))
+                .is_err(),
             Err(_) => true,
         };
         let s = &t.stats;
         let ended = s.ended.load(Ordering::SeqCst);
         let exported = s.exported.load(Ordering::SeqCst);
-        let mut last_error = s.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut last_error = s
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if timed_out && last_error.is_none() && exported < ended {
-            last_error = Some(format!("gave up after the {} ms shutdown timeout", timeout.as_millis()));
+            last_error = Some(format!(
+                "gave up after the {} ms shutdown timeout",
+                timeout.as_millis()
+            ));
         }
         ExportSummary {
             endpoint: t.endpoint.clone(),
@@ -591,7 +609,11 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
                 self.stats.exported.fetch_add(n, Ordering::SeqCst);
             }
             Err(e) => {
-                *self.stats.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                *self
+                    .stats
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
             }
         }
         result
@@ -643,7 +665,11 @@ impl SpanProcessor for CaptureProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        self.0.spans.lock().unwrap_or_else(|p| p.into_inner()).push(span);
+        self.0
+            .spans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(span);
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -670,7 +696,10 @@ mod tests {
             vec![("a".into(), "1".into()), ("b".into(), "x y".into())]
         );
         assert!(parse_headers("novalue").is_err());
-        assert_eq!(OtlpProtocol::parse("http/protobuf").unwrap(), OtlpProtocol::HttpProtobuf);
+        assert_eq!(
+            OtlpProtocol::parse("http/protobuf").unwrap(),
+            OtlpProtocol::HttpProtobuf
+        );
         assert!(OtlpProtocol::parse("http/json").is_err());
     }
 
@@ -679,7 +708,10 @@ mod tests {
         let b = TelemetryBuilder::new()
             .with_endpoint("http://127.0.0.1:4318/")
             .with_protocol(OtlpProtocol::HttpProtobuf);
-        assert_eq!(b.resolved_endpoint().unwrap(), "http://127.0.0.1:4318/v1/traces");
+        assert_eq!(
+            b.resolved_endpoint().unwrap(),
+            "http://127.0.0.1:4318/v1/traces"
+        );
         let b = TelemetryBuilder::new().with_endpoint("http://127.0.0.1:4317");
         assert_eq!(b.resolved_endpoint().unwrap(), "http://127.0.0.1:4317");
         assert_eq!(TelemetryBuilder::new().resolved_endpoint(), None);

@@ -56,6 +56,7 @@ impl RunSpans {
             "execute",
             otel.name = "execute",
             orchestration.stage = "execute",
+            orchestration.asset_id = Empty,
             orchestration.plan_id = %plan.plan().plan_id,
             orchestration.execution_strategy = strategy,
             orchestration.execution_plan = ep_json,

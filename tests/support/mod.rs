@@ -44,13 +44,17 @@ fn attr(v: &Option<AnyValue>) -> Attr {
         Some(Any::IntValue(i)) => Attr::I(*i),
         Some(Any::DoubleValue(f)) => Attr::F(*f),
         Some(Any::BoolValue(b)) => Attr::B(*b),
-        Some(Any::ArrayValue(a)) => Attr::A(a.values.iter().map(|v| attr(&Some(v.clone()))).collect()),
+        Some(Any::ArrayValue(a)) => {
+            Attr::A(a.values.iter().map(|v| attr(&Some(v.clone()))).collect())
+        }
         _ => Attr::Other,
     }
 }
 
 fn attrs(kvs: &[KeyValue]) -> BTreeMap<String, Attr> {
-    kvs.iter().map(|kv| (kv.key.clone(), attr(&kv.value))).collect()
+    kvs.iter()
+        .map(|kv| (kv.key.clone(), attr(&kv.value)))
+        .collect()
 }
 
 /// A span as received.
@@ -74,9 +78,12 @@ pub struct RecvSpan {
 
 impl RecvSpan {
     pub fn attr(&self, key: &str) -> &Attr {
-        self.attributes
-            .get(key)
-            .unwrap_or_else(|| panic!("{} has no attribute {key}: {:?}", self.name, self.attributes))
+        self.attributes.get(key).unwrap_or_else(|| {
+            panic!(
+                "{} has no attribute {key}: {:?}",
+                self.name, self.attributes
+            )
+        })
     }
 }
 
@@ -121,7 +128,9 @@ impl TraceService for Store {
             return Err(tonic::Status::unavailable("receiver busy"));
         }
         self.requests.lock().unwrap().push(request.into_inner());
-        Ok(tonic::Response::new(ExportTraceServiceResponse { partial_success: None }))
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
     }
 }
 
@@ -145,7 +154,9 @@ impl Receiver {
     }
 
     async fn start_with(grpc_port: u16, http_port: u16, store: Store) -> Receiver {
-        let grpc_listener = tokio::net::TcpListener::bind(("127.0.0.1", grpc_port)).await.unwrap();
+        let grpc_listener = tokio::net::TcpListener::bind(("127.0.0.1", grpc_port))
+            .await
+            .unwrap();
         let grpc = grpc_listener.local_addr().unwrap();
         let svc = TraceServiceServer::new(store.clone());
         let grpc_task = tokio::spawn(async move {
@@ -155,7 +166,9 @@ impl Receiver {
                 .serve_with_incoming(incoming)
                 .await;
         });
-        let http_listener = tokio::net::TcpListener::bind(("127.0.0.1", http_port)).await.unwrap();
+        let http_listener = tokio::net::TcpListener::bind(("127.0.0.1", http_port))
+            .await
+            .unwrap();
         let http = http_listener.local_addr().unwrap();
         let http_store = store.clone();
         let app = axum::Router::new().route(
@@ -173,7 +186,9 @@ impl Receiver {
                     match ExportTraceServiceRequest::decode(body) {
                         Ok(req) => {
                             store.requests.lock().unwrap().push(req);
-                            let resp = ExportTraceServiceResponse { partial_success: None };
+                            let resp = ExportTraceServiceResponse {
+                                partial_success: None,
+                            };
                             (axum::http::StatusCode::OK, resp.encode_to_vec())
                         }
                         Err(_) => (axum::http::StatusCode::BAD_REQUEST, Vec::new()),
@@ -215,7 +230,11 @@ impl Receiver {
         let mut out = Vec::new();
         for req in reqs.iter() {
             for rs in &req.resource_spans {
-                let resource = rs.resource.as_ref().map(|r| attrs(&r.attributes)).unwrap_or_default();
+                let resource = rs
+                    .resource
+                    .as_ref()
+                    .map(|r| attrs(&r.attributes))
+                    .unwrap_or_default();
                 for ss in &rs.scope_spans {
                     for s in &ss.spans {
                         out.push(RecvSpan {
@@ -226,10 +245,22 @@ impl Receiver {
                             start_ns: s.start_time_unix_nano,
                             end_ns: s.end_time_unix_nano,
                             attributes: attrs(&s.attributes),
-                            links: s.links.iter().map(|l| (hex(&l.span_id), attrs(&l.attributes))).collect(),
-                            events: s.events.iter().map(|e| (e.name.clone(), attrs(&e.attributes))).collect(),
+                            links: s
+                                .links
+                                .iter()
+                                .map(|l| (hex(&l.span_id), attrs(&l.attributes)))
+                                .collect(),
+                            events: s
+                                .events
+                                .iter()
+                                .map(|e| (e.name.clone(), attrs(&e.attributes)))
+                                .collect(),
                             status_code: s.status.as_ref().map_or(0, |st| st.code),
-                            status_message: s.status.as_ref().map(|st| st.message.clone()).unwrap_or_default(),
+                            status_message: s
+                                .status
+                                .as_ref()
+                                .map(|st| st.message.clone())
+                                .unwrap_or_default(),
                             resource: resource.clone(),
                         });
                     }

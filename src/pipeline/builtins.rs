@@ -1,0 +1,337 @@
+//! Built-in stages: a static planner, a keyword router over a folder of plans, the default
+//! validation policy, composer and presenter.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::{Answer, Composer, OrchestrationTrace, Planner, Policy, Presenter, StageError};
+use crate::error::{PlanError, PlanErrorKind};
+use crate::execute::{RunReport, ToolRegistry, ToolStatus};
+use crate::plan::Plan;
+use crate::schedule::AnalyzedPlan;
+
+/// Always returns the same plan.
+#[derive(Debug, Clone)]
+pub struct StaticPlanner {
+    plan: Plan,
+    asset_id: String,
+}
+
+impl StaticPlanner {
+    /// Plans with `plan` whatever the query.
+    pub fn new(plan: Plan) -> Self {
+        let asset_id = format!("plan:{}:static", plan.plan_id);
+        StaticPlanner { plan, asset_id }
+    }
+}
+
+#[async_trait]
+impl Planner for StaticPlanner {
+    fn asset_id(&self) -> Option<String> {
+        Some(self.asset_id.clone())
+    }
+
+    async fn plan(&self, _query: &str) -> Result<Plan, StageError> {
+        Ok(self.plan.clone())
+    }
+}
+
+/// Picks a plan by keywords: each plan's words (its `plan_id` and `query`) are scored
+/// against the query's words; the best score wins, ties go to the first plan.
+#[derive(Debug, Clone, Default)]
+pub struct RouterPlanner {
+    routes: Vec<(BTreeSet<String>, Plan)>,
+}
+
+fn words(text: &str) -> BTreeSet<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 2)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+impl RouterPlanner {
+    /// An empty router.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a route: `plan` for queries sharing words with `keywords` (and with the plan's
+    /// own `plan_id` and `query`).
+    pub fn route(mut self, keywords: &[&str], plan: Plan) -> Self {
+        let mut w: BTreeSet<String> = keywords.iter().flat_map(|k| words(k)).collect();
+        w.extend(words(&plan.plan_id));
+        w.extend(words(plan.query.as_deref().unwrap_or_default()));
+        self.routes.push((w, plan));
+        self
+    }
+
+    /// A route for every `*.json` plan in `dir` (sorted by file name).
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self, PlanError> {
+        let dir = dir.as_ref();
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            PlanError::new(PlanErrorKind::Io(e.to_string())).in_file(dir.display().to_string())
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        let mut router = Self::new();
+        for f in files {
+            let plan = Plan::from_path(&f)?;
+            let stem = f
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            router = router.route(&[&stem], plan);
+        }
+        Ok(router)
+    }
+}
+
+#[async_trait]
+impl Planner for RouterPlanner {
+    fn asset_id(&self) -> Option<String> {
+        Some("router:keywords:v1".to_owned())
+    }
+
+    async fn plan(&self, query: &str) -> Result<Plan, StageError> {
+        let q = words(query);
+        self.routes
+            .iter()
+            .map(|(w, p)| (w.intersection(&q).count(), p))
+            .filter(|(score, _)| *score > 0)
+            .fold(
+                None,
+                |best: Option<(usize, &Plan)>, (score, p)| match best {
+                    Some((b, _)) if b >= score => best,
+                    _ => Some((score, p)),
+                },
+            )
+            .map(|(_, p)| {
+                let mut plan = p.clone();
+                plan.query = Some(query.to_owned());
+                plan
+            })
+            .ok_or_else(|| StageError::route_plan(format!("no plan matches the query {query:?}")))
+    }
+}
+
+/// The built-in policy: allowed tool types, at most so many tools and so much concurrency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultPolicy {
+    allowed: Option<BTreeSet<String>>,
+    max_tools: usize,
+    max_concurrency: usize,
+}
+
+impl Default for DefaultPolicy {
+    fn default() -> Self {
+        DefaultPolicy {
+            allowed: None,
+            max_tools: 10_000,
+            max_concurrency: 256,
+        }
+    }
+}
+
+impl DefaultPolicy {
+    /// Allows only these tool types (fallbacks included).
+    pub fn allow_tools<I, S>(mut self, tools: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed = Some(tools.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// At most this many tools in a plan.
+    pub fn max_tools(mut self, n: usize) -> Self {
+        self.max_tools = n;
+        self
+    }
+
+    /// At most this `max_concurrency`.
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = n;
+        self
+    }
+}
+
+fn rejected(place: String, message: String) -> PlanError {
+    PlanError::new(PlanErrorKind::Policy(message)).at(place)
+}
+
+impl Policy for DefaultPolicy {
+    fn asset_id(&self) -> Option<String> {
+        Some("policy:default:v1".to_owned())
+    }
+
+    fn validate(&self, plan: &AnalyzedPlan, registry: &ToolRegistry) -> Result<(), PlanError> {
+        let p = plan.plan();
+        if p.tools.len() > self.max_tools {
+            return Err(rejected(
+                "tools".into(),
+                format!(
+                    "the plan has {} tools; the policy allows {}",
+                    p.tools.len(),
+                    self.max_tools
+                ),
+            ));
+        }
+        if p.max_concurrency > self.max_concurrency {
+            return Err(rejected(
+                "max_concurrency".into(),
+                format!(
+                    "max_concurrency {} is above the policy's limit of {}",
+                    p.max_concurrency, self.max_concurrency
+                ),
+            ));
+        }
+        for (i, t) in p.tools.iter().enumerate() {
+            for (what, ty) in [("tool", Some(&t.tool)), ("fallback", t.fallback.as_ref())] {
+                let Some(ty) = ty else { continue };
+                let allowed = self
+                    .allowed
+                    .as_ref()
+                    .map_or(registry.contains(ty), |a| a.contains(ty));
+                if !allowed {
+                    return Err(rejected(
+                        format!("tools[{i}] {:?}, {what}", t.id),
+                        format!("tool type {ty:?} is not allowed by the policy"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One block per tool plus a summary block referencing the orchestration trace.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultComposer;
+
+impl Composer for DefaultComposer {
+    fn asset_id(&self) -> Option<String> {
+        Some("mapping:default-blocks:v1".to_owned())
+    }
+
+    fn compose(
+        &self,
+        query: &str,
+        report: &RunReport,
+        orchestration: &OrchestrationTrace,
+    ) -> Answer {
+        let mut tools: Vec<_> = report.tools.iter().collect();
+        tools.sort_by_key(|t| t.order);
+        let mut blocks: Vec<Value> = tools
+            .iter()
+            .map(|t| {
+                let mut b = json!({
+                    "type": "tool_result",
+                    "tool_id": t.id,
+                    "tool": t.tool,
+                    "status": t.status,
+                    "duration_ms": t.duration().as_secs_f64() * 1000.0,
+                });
+                if let Some(rows) = t.output.as_ref().and_then(|o| o.pointer("/data/rows")) {
+                    b["rows"] = rows.clone();
+                } else if let Some(o) = &t.output {
+                    b["output"] = o.clone();
+                }
+                if let Some(e) = &t.error {
+                    b["error"] = json!(e.message);
+                }
+                if let Some(r) = &t.reason {
+                    b["reason"] = json!(r);
+                }
+                b
+            })
+            .collect();
+        let ok = tools.iter().filter(|t| t.status == ToolStatus::Ok).count();
+        let s = &report.summary;
+        let answer = format!(
+            "{query}: {ok} of {} tools succeeded in {:.0} ms ({} strategy, {:.0} ms saved by running in parallel).",
+            tools.len(),
+            s.total_duration_ms,
+            orchestration.strategy,
+            s.time_saved_ms.max(0.0),
+        );
+        blocks.push(json!({
+            "type": "summary",
+            "text": answer,
+            "orchestration": {
+                "strategy": orchestration.strategy,
+                "groups": orchestration.groups.len(),
+                "tools_executed": orchestration.tools_executed,
+                "total_duration_ms": orchestration.total_duration_ms,
+                "critical_path": s.critical_path,
+            }
+        }));
+        Answer { answer, blocks }
+    }
+}
+
+/// Blocks plus inspector links: the trace id and, when configured, the trace's URL in Jaeger
+/// and Tempo.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DefaultPresenter {
+    jaeger_url: Option<String>,
+    tempo_url: Option<String>,
+}
+
+impl DefaultPresenter {
+    /// Reads `ORCHESTRACE_JAEGER_URL` and `ORCHESTRACE_TEMPO_URL` (base URLs).
+    pub fn from_env() -> Self {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        DefaultPresenter {
+            jaeger_url: get("ORCHESTRACE_JAEGER_URL"),
+            tempo_url: get("ORCHESTRACE_TEMPO_URL"),
+        }
+    }
+
+    /// Links traces to this Jaeger UI (e.g. `http://localhost:16686`).
+    pub fn with_jaeger(mut self, base: impl Into<String>) -> Self {
+        self.jaeger_url = Some(base.into());
+        self
+    }
+
+    /// Links traces to this Tempo API (e.g. `http://localhost:3200`).
+    pub fn with_tempo(mut self, base: impl Into<String>) -> Self {
+        self.tempo_url = Some(base.into());
+        self
+    }
+}
+
+impl Presenter for DefaultPresenter {
+    fn asset_id(&self) -> Option<String> {
+        Some("screen:default:v1".to_owned())
+    }
+
+    fn present(&self, query: &str, answer: &Answer, trace_id: Option<&str>) -> Value {
+        let mut inspector = json!({ "trace_id": trace_id });
+        if let Some(id) = trace_id {
+            if let Some(base) = &self.jaeger_url {
+                inspector["jaeger_url"] =
+                    json!(format!("{}/trace/{id}", base.trim_end_matches('/')));
+            }
+            if let Some(base) = &self.tempo_url {
+                inspector["tempo_url"] =
+                    json!(format!("{}/api/traces/{id}", base.trim_end_matches('/')));
+            }
+        }
+        json!({
+            "title": query,
+            "answer": answer.answer,
+            "blocks": answer.blocks,
+            "inspector": inspector,
+        })
+    }
+}
