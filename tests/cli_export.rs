@@ -58,9 +58,9 @@ async fn run_exports_over_grpc_and_http() {
             String::from_utf8_lossy(&out.stderr)
         );
         let trace_id = trace_id_line(&out);
-        let spans = rx.wait_for(before + 6, Duration::from_secs(5)).await;
+        let spans = rx.wait_for(before + 11, Duration::from_secs(5)).await;
         let ours: Vec<_> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
-        assert_eq!(ours.len(), 6, "{proto}");
+        assert_eq!(ours.len(), 11, "{proto}: the root, 5 stages, 2 levels, 3 tools");
         assert!(ours.iter().any(|s| s.name == "execute_tool ci_aggregate"));
     }
 }
@@ -82,8 +82,8 @@ async fn the_endpoint_can_come_from_the_environment() {
     .await
     .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let spans = rx.wait_for(6, Duration::from_secs(5)).await;
-    assert_eq!(spans.len(), 6, "execute, one level, four tools");
+    let spans = rx.wait_for(11, Duration::from_secs(5)).await;
+    assert_eq!(spans.len(), 11, "the root, 5 stages, one level, four tools");
     assert!(
         spans
             .iter()
@@ -110,7 +110,7 @@ fn trace_out_is_otlp_json_that_round_trips() {
         .iter()
         .flat_map(|r| r.scope_spans.iter().flat_map(|s| s.spans.iter()))
         .collect();
-    assert_eq!(spans.len(), 6);
+    assert_eq!(spans.len(), 11);
     let trace_id = trace_id_line(&out);
     assert!(spans.iter().all(|s| s
         .trace_id

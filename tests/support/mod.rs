@@ -134,12 +134,22 @@ impl TraceService for Store {
     }
 }
 
-/// An OTLP receiver on 127.0.0.1, gRPC and HTTP on free ports.
+/// An OTLP receiver on 127.0.0.1, gRPC and HTTP on free ports. It runs on a runtime of its
+/// own, so [`Receiver::kill`] ends it the way a killed process ends: listeners and every open
+/// connection at once.
 pub struct Receiver {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
     store: Store,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Receiver {
@@ -150,26 +160,59 @@ impl Receiver {
 
     /// Starts both servers on the given ports (0 for a free one).
     pub async fn start_on(grpc_port: u16, http_port: u16) -> Receiver {
-        Self::start_with(grpc_port, http_port, Store::default()).await
+        Self::start_with(grpc_port, http_port, Store::default())
     }
 
-    async fn start_with(grpc_port: u16, http_port: u16, store: Store) -> Receiver {
-        let grpc_listener = tokio::net::TcpListener::bind(("127.0.0.1", grpc_port))
-            .await
+    /// Kills both servers: the ports close and open connections drop.
+    pub fn kill(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+
+    /// Starts again on the same ports, keeping what was received.
+    pub fn restart(&mut self) {
+        self.kill();
+        let again = Self::start_with(self.grpc.port(), self.http.port(), self.store.clone());
+        let mut again = std::mem::ManuallyDrop::new(again);
+        self.runtime = again.runtime.take();
+    }
+
+    fn start_with(grpc_port: u16, http_port: u16, store: Store) -> Receiver {
+        let bind = |port: u16| {
+            // The port may be in TIME_WAIT right after a kill; retry briefly.
+            let mut last = None;
+            for _ in 0..50 {
+                match std::net::TcpListener::bind(("127.0.0.1", port)) {
+                    Ok(l) => {
+                        l.set_nonblocking(true).unwrap();
+                        return l;
+                    }
+                    Err(e) => {
+                        last = Some(e);
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+            }
+            panic!("cannot bind 127.0.0.1:{port}: {last:?}");
+        };
+        let grpc_std = bind(grpc_port);
+        let http_std = bind(http_port);
+        let grpc = grpc_std.local_addr().unwrap();
+        let http = http_std.local_addr().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
             .unwrap();
-        let grpc = grpc_listener.local_addr().unwrap();
         let svc = TraceServiceServer::new(store.clone());
-        let grpc_task = tokio::spawn(async move {
-            let incoming = tokio_stream_from(grpc_listener);
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(grpc_std).unwrap();
             let _ = tonic::transport::Server::builder()
                 .add_service(svc)
-                .serve_with_incoming(incoming)
+                .serve_with_incoming(tokio_stream_from(listener))
                 .await;
         });
-        let http_listener = tokio::net::TcpListener::bind(("127.0.0.1", http_port))
-            .await
-            .unwrap();
-        let http = http_listener.local_addr().unwrap();
         let http_store = store.clone();
         let app = axum::Router::new().route(
             "/v1/traces",
@@ -196,14 +239,15 @@ impl Receiver {
                 }
             }),
         );
-        let http_task = tokio::spawn(async move {
-            let _ = axum::serve(http_listener, app).await;
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(http_std).unwrap();
+            let _ = axum::serve(listener, app).await;
         });
         Receiver {
             grpc,
             http,
             store,
-            tasks: vec![grpc_task, http_task],
+            runtime: Some(runtime),
         }
     }
 
@@ -283,13 +327,8 @@ impl Receiver {
     }
 
     /// Stops both servers (the ports close).
-    pub async fn stop(self) {
-        for t in &self.tasks {
-            t.abort();
-        }
-        for t in self.tasks {
-            let _ = t.await;
-        }
+    pub async fn stop(mut self) {
+        self.kill();
     }
 }
 
