@@ -1,5 +1,6 @@
-//! Built-in tools: `echo`, `sleep`, `fail`, and the demo inventory `ci_lookup` /
-//! `ci_aggregate` over a small synthetic CMDB, so the seed's example plans run as they are.
+//! Built-in tools: `echo`, `sleep`, `fail`, `http` (in `http_tool`), and the demo inventory
+//! `ci_lookup` / `ci_aggregate` over a small synthetic CMDB, so the seed's example plans run as
+//! they are.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ pub(crate) fn register(r: &mut ToolRegistry) {
     r.register("echo", Echo);
     r.register("sleep", Sleep);
     r.register("fail", Fail);
+    r.register("http", super::http_tool::Http::default());
     r.register("ci_lookup", CiLookup);
     r.register("ci_aggregate", CiAggregate);
 }

@@ -15,6 +15,7 @@
 
 mod builtins;
 mod cache;
+mod http_tool;
 mod report;
 mod tool;
 

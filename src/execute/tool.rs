@@ -71,6 +71,35 @@ impl ToolContext {
     pub fn span(&self) -> &tracing::Span {
         &self.span
     }
+
+    /// Writes this call's W3C trace context (`traceparent`, and `tracestate` when there is
+    /// one) into `carrier` — the headers of an HTTP request, gRPC metadata, message headers —
+    /// so the remote service's spans become children of this tool's span. Returns `false`,
+    /// writing nothing, when the call is not traced (no OpenTelemetry layer, a detached
+    /// context). See [`telemetry::inject`](crate::telemetry::inject).
+    ///
+    /// ```
+    /// use orchestrace::{Tool, ToolContext, ToolError};
+    /// use serde_json::{json, Value};
+    ///
+    /// struct Remote;
+    ///
+    /// #[orchestrace::async_trait]
+    /// impl Tool for Remote {
+    ///     async fn call(&self, input: Value, ctx: &ToolContext) -> Result<Value, ToolError> {
+    ///         let mut headers = http::HeaderMap::new();
+    ///         ctx.inject(&mut headers);
+    ///         // … send the request with these headers …
+    ///         Ok(json!({"sent": input, "traced": headers.contains_key("traceparent")}))
+    ///     }
+    /// }
+    /// ```
+    pub fn inject<C>(&self, carrier: &mut C) -> bool
+    where
+        C: crate::telemetry::InjectCarrier + ?Sized,
+    {
+        crate::telemetry::inject(&self.span, carrier)
+    }
 }
 
 /// A failed tool call: a short machine-readable kind (exported as `error.type`) and a message.
@@ -136,7 +165,7 @@ impl ToolRegistry {
         Self::default()
     }
 
-    /// A registry holding the built-in tools (`echo`, `sleep`, `fail`, `ci_lookup`,
+    /// A registry holding the built-in tools (`echo`, `sleep`, `fail`, `http`, `ci_lookup`,
     /// `ci_aggregate`).
     pub fn with_builtins() -> Self {
         let mut r = Self::new();

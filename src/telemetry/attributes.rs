@@ -80,3 +80,15 @@ pub const CRITICAL_PATH_MS: &str = "orchestration.critical_path_ms";
 pub const LINK: &str = "orchestration.link";
 /// Value of [`LINK`] on links to dependencies.
 pub const LINK_DEPENDS_ON: &str = "depends_on";
+/// Value of [`LINK`] on the link from a host's span to the remote caller's span, when it
+/// chose not to continue the caller's trace.
+pub const LINK_REMOTE_PARENT: &str = "remote_parent";
+
+/// `http.request.method`: set by the built-in `http` tool on its tool span.
+pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+/// `http.response.status_code`: set by the built-in `http` tool on its tool span.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+/// `server.address`: the host the built-in `http` tool called.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// `server.port`: the port the built-in `http` tool called.
+pub const SERVER_PORT: &str = "server.port";

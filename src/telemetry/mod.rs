@@ -7,6 +7,7 @@
 pub mod attributes;
 mod config;
 mod export;
+mod propagation;
 mod redact;
 mod spans;
 
@@ -14,6 +15,11 @@ pub use config::{TelemetryConfig, CAPTURE_CONTENT_ENV, VALUE_LIMIT_ENV};
 pub use export::{
     init, layer, ExportSummary, OtlpProtocol, Telemetry, TelemetryBuilder, TelemetryError,
     TelemetryGuard, DEFAULT_SERVICE_NAME, DEFAULT_SHUTDOWN_TIMEOUT, SCOPE_NAME,
+};
+pub use propagation::{
+    extract, inject, inject_baggage, ExtractCarrier, InjectCarrier, RemoteParent, BAGGAGE,
+    MAX_BAGGAGE_BYTES, MAX_BAGGAGE_ENTRIES, MAX_TRACESTATE_LEN, MAX_TRACESTATE_MEMBERS,
+    TRACEPARENT, TRACESTATE,
 };
 pub use redact::{Redactor, DEFAULT_VALUE_LIMIT, REDACTED};
 pub(crate) use spans::{fallback_event, retry_event, RunSpans};
