@@ -378,6 +378,10 @@ impl Telemetry {
     }
 
     /// The `tracing_subscriber` layer that turns spans into OpenTelemetry spans.
+    ///
+    /// It ignores the spans and events of the export stack itself (`h2`, `hyper`, `tonic`,
+    /// `tower`, `reqwest`, `opentelemetry*`): exporting them would feed the exporter its own
+    /// traffic.
     pub fn layer<S>(&self) -> impl Layer<S> + Send + Sync + 'static
     where
         S: tracing::Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
@@ -388,12 +392,34 @@ impl Telemetry {
             .with_threads(false)
             .with_target(false)
             .with_tracked_inactivity(false)
+            .with_filter(export_stack_filter())
     }
 
     /// The guard that flushes and shuts the pipeline down (bounded) when dropped.
     pub fn guard(self) -> TelemetryGuard {
         TelemetryGuard { inner: Some(self) }
     }
+}
+
+/// The targets whose spans never become OpenTelemetry spans: the export stack's own.
+pub const EXPORT_STACK_TARGETS: &[&str] = &[
+    "h2",
+    "hyper",
+    "hyper_util",
+    "tonic",
+    "tower",
+    "reqwest",
+    "opentelemetry",
+    "opentelemetry_sdk",
+    "opentelemetry_otlp",
+    "opentelemetry_http",
+];
+
+fn export_stack_filter() -> tracing_subscriber::filter::Targets {
+    EXPORT_STACK_TARGETS.iter().fold(
+        tracing_subscriber::filter::Targets::new().with_default(tracing::Level::TRACE),
+        |t, target| t.with_target(*target, tracing_subscriber::filter::LevelFilter::OFF),
+    )
 }
 
 /// Builds the pipeline from the environment and returns its layer and guard: the one-line way
@@ -479,9 +505,9 @@ impl TelemetryGuard {
     /// The spans captured so far as OTLP JSON (`{"resourceSpans": …}`, the collector file
     /// exporter's shape), when capture is on.
     pub fn captured(&self) -> Option<serde_json::Value> {
-        let t = self.inner.as_ref()?;
-        let capture = t.capture.as_ref()?;
-        let _ = t.provider.force_flush();
+        // The capture processor is synchronous: every ended span is already there. (Flushing
+        // the provider would also wait on the OTLP exporter.)
+        let capture = self.inner.as_ref()?.capture.as_ref()?;
         Some(capture.otlp_json())
     }
 
@@ -516,23 +542,17 @@ impl TelemetryGuard {
                 let _ = provider.shutdown_with_timeout(timeout);
                 let _ = tx.send(());
             });
-        let timed_out = match spawned {
-            Ok(_) => rx
-                .recv_timeout(timeout + Duration::from_millis(250))
-                .is_err(),
-            Err(_) => true,
-        };
+        if let Ok(_handle) = spawned {
+            // Past the bound the thread is left to finish (or not) on its own.
+            let _ = rx.recv_timeout(timeout + Duration::from_millis(250));
+        }
         let s = &t.stats;
         let ended = s.ended.load(Ordering::SeqCst);
         let exported = s.exported.load(Ordering::SeqCst);
-        let mut last_error = s
-            .last_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if timed_out && last_error.is_none() && exported < ended {
+        let mut last_error = s.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if last_error.is_none() && exported < ended {
             last_error = Some(format!(
-                "gave up after the {} ms shutdown timeout",
+                "no answer within the {} ms shutdown timeout",
                 timeout.as_millis()
             ));
         }

@@ -14,7 +14,7 @@ mod spans;
 pub use config::{TelemetryConfig, CAPTURE_CONTENT_ENV, VALUE_LIMIT_ENV};
 pub use export::{
     init, layer, ExportSummary, OtlpProtocol, Telemetry, TelemetryBuilder, TelemetryError,
-    TelemetryGuard, DEFAULT_SERVICE_NAME, DEFAULT_SHUTDOWN_TIMEOUT, SCOPE_NAME,
+    TelemetryGuard, DEFAULT_SERVICE_NAME, EXPORT_STACK_TARGETS, DEFAULT_SHUTDOWN_TIMEOUT, SCOPE_NAME,
 };
 pub use propagation::{
     extract, inject, inject_baggage, ExtractCarrier, InjectCarrier, RemoteParent, BAGGAGE,
