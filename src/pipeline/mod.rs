@@ -379,7 +379,7 @@ impl Runner {
             orchestration.status = Empty,
         );
         // The query is user data: redacted and cut like every other value.
-        let q = self.orchestrator.telemetry().text_attr(query);
+        let q = self.orchestrator.telemetry().text_attr(query, &[]);
         root.record("orchestration.query", q.as_str());
         let result = self
             .stages(query, cancel, &root)

@@ -76,14 +76,24 @@ impl TelemetryConfig {
         self.value_limit
     }
 
-    /// `value` redacted and serialized, cut to the limit; with the full JSON size in bytes.
-    pub(crate) fn json_attr(&self, value: &serde_json::Value) -> (String, usize) {
-        let redacted = self.redactor.redact(value);
+    /// `value` redacted (secret keys, token-shaped values, and the `known` secrets of this
+    /// run) and serialized, cut to the limit; with the full JSON size in bytes.
+    pub(crate) fn json_attr(&self, value: &serde_json::Value, known: &[String]) -> (String, usize) {
+        let mut redacted = self.redactor.redact(value);
+        self.redactor.redact_known(&mut redacted, known);
         super::redact::json_limited(&redacted, self.value_limit)
     }
 
-    /// A free text (error message, reason) redacted and cut to the limit.
-    pub(crate) fn text_attr(&self, text: &str) -> String {
-        super::redact::truncate(self.redactor.redact_text(text), self.value_limit)
+    /// A free text (error message, reason, query) redacted and cut to the limit.
+    pub(crate) fn text_attr(&self, text: &str, known: &[String]) -> String {
+        let mut out = self.redactor.redact_text(text);
+        if !self.redactor.is_disabled() {
+            for k in known {
+                if out.contains(k.as_str()) {
+                    out = out.replace(k.as_str(), super::REDACTED);
+                }
+            }
+        }
+        super::redact::truncate(out, self.value_limit)
     }
 }

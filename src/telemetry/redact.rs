@@ -13,6 +13,8 @@ use serde_json::Value;
 
 /// The replacement for a secret.
 pub const REDACTED: &str = "[REDACTED]";
+/// How many secret values one run remembers for [`Redactor::redact_known`].
+pub const MAX_KNOWN_SECRETS: usize = 1024;
 /// Default attribute value length limit, in characters (`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
 pub const DEFAULT_VALUE_LIMIT: usize = 4096;
 
@@ -60,6 +62,11 @@ impl Redactor {
         }
     }
 
+    /// Whether redaction is off.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled
+    }
+
     /// Whether values under this key are secrets.
     pub fn is_secret_key(&self, key: &str) -> bool {
         if self.disabled {
@@ -104,6 +111,64 @@ impl Redactor {
             }
             Value::Array(items) => items.iter_mut().for_each(|v| self.redact_in_place(v)),
             Value::String(s) if self.is_secret_value(s) => *s = REDACTED.to_owned(),
+            _ => {}
+        }
+    }
+
+    /// Adds to `out` the strings that stand under secret keys in `value` (at least 4
+    /// characters), so that the same secrets can be recognised where they travel next: a
+    /// data-flow value copied from a password, an output echoing its input.
+    pub fn collect_secrets(&self, value: &Value, out: &mut Vec<String>) {
+        if self.disabled {
+            return;
+        }
+        fn strings(v: &Value, out: &mut Vec<String>) {
+            match v {
+                Value::String(s) if s.chars().count() >= 4 && s != REDACTED => {
+                    if !out.contains(s) && out.len() < MAX_KNOWN_SECRETS {
+                        out.push(s.clone());
+                    }
+                }
+                Value::Number(n) => {
+                    let s = n.to_string();
+                    if s.len() >= 4 && !out.contains(&s) && out.len() < MAX_KNOWN_SECRETS {
+                        out.push(s);
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+                Value::Object(m) => m.values().for_each(|i| strings(i, out)),
+                _ => {}
+            }
+        }
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    if self.is_secret_key(k) {
+                        strings(v, out);
+                    } else {
+                        self.collect_secrets(v, out);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| self.collect_secrets(v, out)),
+            _ => {}
+        }
+    }
+
+    /// Replaces every string containing one of `known` (see [`Redactor::collect_secrets`]).
+    pub fn redact_known(&self, value: &mut Value, known: &[String]) {
+        if self.disabled || known.is_empty() {
+            return;
+        }
+        match value {
+            Value::String(s) if known.iter().any(|k| s.contains(k.as_str())) => {
+                *s = REDACTED.to_owned();
+            }
+            Value::Number(n) if known.iter().any(|k| *k == n.to_string()) => {
+                *value = Value::String(REDACTED.to_owned());
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_known(v, known)),
+            Value::Object(m) => m.values_mut().for_each(|v| self.redact_known(v, known)),
             _ => {}
         }
     }
@@ -326,6 +391,27 @@ mod tests {
         );
         assert!(!r.is_secret_value("the bearer of news"));
         assert_eq!(Redactor::disabled().redact(&v), v);
+    }
+
+    #[test]
+    fn secrets_are_recognised_where_they_travel_next() {
+        let r = Redactor::new();
+        let mut known = Vec::new();
+        r.collect_secrets(
+            &json!({"user": "kim", "auth": {"password": "hunter22", "pin": 123456}}),
+            &mut known,
+        );
+        assert_eq!(known, vec!["hunter22".to_owned(), "123456".to_owned()]);
+        let mut v =
+            json!({"copied": "hunter22", "msg": "pw=hunter22!", "n": 123456, "user": "kim"});
+        r.redact_known(&mut v, &known);
+        assert_eq!(
+            v,
+            json!({"copied": REDACTED, "msg": REDACTED, "n": REDACTED, "user": "kim"})
+        );
+        let mut short = Vec::new();
+        r.collect_secrets(&json!({"token": "ab"}), &mut short);
+        assert!(short.is_empty(), "too short to recognise safely");
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub(crate) struct RunSpans {
     level_remaining: Vec<usize>,
     tools: Vec<Option<Span>>,
     contexts: Vec<Option<SpanContext>>,
+    /// Values seen under secret keys in this run, redacted wherever they travel next.
+    secrets: Vec<String>,
     finished: bool,
 }
 
@@ -51,7 +53,7 @@ impl RunSpans {
     pub(crate) fn start(plan: &AnalyzedPlan, config: Arc<TelemetryConfig>) -> Self {
         let strategy = plan.strategy().as_str();
         let ep = serde_json::to_value(plan.execution_plan()).unwrap_or(Value::Null);
-        let (ep_json, _) = config.json_attr(&ep);
+        let (ep_json, _) = config.json_attr(&ep, &[]);
         let execute = tracing::info_span!(
             "execute",
             otel.name = "execute",
@@ -74,6 +76,7 @@ impl RunSpans {
             level_remaining: plan.groups().iter().map(|g| g.tools.len()).collect(),
             tools: vec![None; n],
             contexts: vec![None; n],
+            secrets: Vec::new(),
             finished: false,
         }
     }
@@ -116,7 +119,27 @@ impl RunSpans {
     fn tool_span(&mut self, plan: &AnalyzedPlan, i: usize, rec: &ToolRun) -> Span {
         let level = self.level(plan, rec.group);
         let spec = &plan.plan().tools[i];
-        let (params, _) = self.config.json_attr(&Value::Object(spec.params.clone()));
+        let params = Value::Object(spec.params.clone());
+        let redactor = self.config.redactor();
+        redactor.collect_secrets(&params, &mut self.secrets);
+        if let Some(input) = &rec.input {
+            redactor.collect_secrets(input, &mut self.secrets);
+        }
+        // A data-flow value read through a secret key is a secret wherever it lands.
+        for (input, (_, mapping)) in rec.data_flow.iter().zip(&plan.graph().mappings[i]) {
+            let through_secret = mapping.references().iter().any(|r| {
+                r.path.iter().any(
+                    |s| matches!(s, crate::dataflow::Step::Key(k) if redactor.is_secret_key(k)),
+                )
+            });
+            if through_secret {
+                if let Some(v) = &input.value {
+                    redactor
+                        .collect_secrets(&serde_json::json!({ "secret": v }), &mut self.secrets);
+                }
+            }
+        }
+        let (params, _) = self.config.json_attr(&params, &self.secrets);
         let span = tracing::info_span!(
             parent: &level,
             "execute_tool",
@@ -167,12 +190,12 @@ impl RunSpans {
                 entry.insert("value".into(), input.value.clone().unwrap_or(Value::Null));
                 flow.insert(input.key.clone(), Value::Object(entry));
             }
-            let (json, _) = self.config.json_attr(&Value::Object(flow));
+            let (json, _) = self.config.json_attr(&Value::Object(flow), &self.secrets);
             span.record(attr::DATA_FLOW_INPUTS, json);
         }
         if self.config.capture_content() {
             if let Some(input) = &rec.input {
-                let (json, _) = self.config.json_attr(input);
+                let (json, _) = self.config.json_attr(input, &self.secrets);
                 span.record(attr::GEN_AI_TOOL_CALL_ARGUMENTS, json);
             }
         }
@@ -217,13 +240,21 @@ impl RunSpans {
         }
     }
 
-    fn record_outcome(&self, span: &Span, rec: &ToolRun) {
+    fn record_outcome(&mut self, span: &Span, rec: &ToolRun) {
+        if let Some(output) = &rec.output {
+            self.config
+                .redactor()
+                .collect_secrets(output, &mut self.secrets);
+        }
         span.record(attr::STATUS, rec.status.as_str());
         span.record(attr::RETRY_COUNT, i64::from(rec.retry_count));
         span.record(attr::FALLBACK_USED, rec.fallback_used);
         span.record(attr::CACHE_HIT, rec.cache_hit);
         if let Some(reason) = &rec.reason {
-            span.record(attr::SKIP_REASON, self.config.text_attr(reason));
+            span.record(
+                attr::SKIP_REASON,
+                self.config.text_attr(reason, &self.secrets),
+            );
         }
         if let Some(output) = &rec.output {
             if let Some(n) = result_count(output) {
@@ -231,13 +262,13 @@ impl RunSpans {
             }
             span.record(attr::RESULT_SIZE_BYTES, json_size(output) as i64);
             if self.config.capture_content() {
-                let (json, _) = self.config.json_attr(output);
+                let (json, _) = self.config.json_attr(output, &self.secrets);
                 span.record(attr::GEN_AI_TOOL_CALL_RESULT, json);
             }
         }
         if let Some(ToolError { kind, message }) = &rec.error {
             span.record(attr::ERROR_TYPE, kind.as_str());
-            span.set_status(Status::error(self.config.text_attr(message)));
+            span.set_status(Status::error(self.config.text_attr(message, &self.secrets)));
         }
     }
 
@@ -318,7 +349,7 @@ pub(crate) fn retry_event(
     delay: Duration,
 ) {
     let (kind, message) = error.map_or(("", String::new()), |e| {
-        (e.kind.as_str(), config.text_attr(&e.message))
+        (e.kind.as_str(), config.text_attr(&e.message, &[]))
     });
     tracing::info!(
         parent: span,
@@ -338,7 +369,7 @@ pub(crate) fn fallback_event(
     error: Option<&ToolError>,
 ) {
     let (kind, message) = error.map_or(("", String::new()), |e| {
-        (e.kind.as_str(), config.text_attr(&e.message))
+        (e.kind.as_str(), config.text_attr(&e.message, &[]))
     });
     tracing::info!(
         parent: span,
