@@ -60,7 +60,11 @@ async fn run_exports_over_grpc_and_http() {
         let trace_id = trace_id_line(&out);
         let spans = rx.wait_for(before + 11, Duration::from_secs(5)).await;
         let ours: Vec<_> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
-        assert_eq!(ours.len(), 11, "{proto}: the root, 5 stages, 2 levels, 3 tools");
+        assert_eq!(
+            ours.len(),
+            11,
+            "{proto}: the root, 5 stages, 2 levels, 3 tools"
+        );
         assert!(ours.iter().any(|s| s.name == "execute_tool ci_aggregate"));
     }
 }

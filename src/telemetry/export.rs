@@ -549,7 +549,11 @@ impl TelemetryGuard {
         let s = &t.stats;
         let ended = s.ended.load(Ordering::SeqCst);
         let exported = s.exported.load(Ordering::SeqCst);
-        let mut last_error = s.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut last_error = s
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if last_error.is_none() && exported < ended {
             last_error = Some(format!(
                 "no answer within the {} ms shutdown timeout",

@@ -1,6 +1,6 @@
 //! Telemetry: span names and attribute keys, the span tree of a run, redaction, and export.
 //!
-//! The executor hands its facts to [`RunSpans`] as they happen; this module decides how they
+//! The executor hands its facts to the span tree (`spans.rs`) as they happen; this module decides how they
 //! look as spans. Nothing here installs global state: hosts add the layer themselves (or call
 //! `init()`), and without an OpenTelemetry layer the spans cost next to nothing.
 
@@ -14,7 +14,8 @@ mod spans;
 pub use config::{TelemetryConfig, CAPTURE_CONTENT_ENV, VALUE_LIMIT_ENV};
 pub use export::{
     init, layer, ExportSummary, OtlpProtocol, Telemetry, TelemetryBuilder, TelemetryError,
-    TelemetryGuard, DEFAULT_SERVICE_NAME, EXPORT_STACK_TARGETS, DEFAULT_SHUTDOWN_TIMEOUT, SCOPE_NAME,
+    TelemetryGuard, DEFAULT_SERVICE_NAME, DEFAULT_SHUTDOWN_TIMEOUT, EXPORT_STACK_TARGETS,
+    SCOPE_NAME,
 };
 pub use propagation::{
     extract, inject, inject_baggage, ExtractCarrier, InjectCarrier, RemoteParent, BAGGAGE,
