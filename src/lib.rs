@@ -34,6 +34,7 @@ mod analysis;
 mod dataflow;
 mod error;
 mod execute;
+pub mod inspect;
 mod pipeline;
 mod plan;
 mod schedule;
@@ -44,8 +45,8 @@ pub use async_trait::async_trait;
 pub use dataflow::{Mapping, Part, Reference, ResolveError, Step, Template, TemplateError};
 pub use error::{PlanError, PlanErrorKind};
 pub use execute::{
-    Attempt, DataFlowInput, Orchestrator, OrchestratorBuilder, RunReport, RunSummary, Tool,
-    ToolContext, ToolError, ToolRegistry, ToolRun, ToolStatus, DEFAULT_RETRY_BACKOFF,
+    Attempt, DataFlowInput, Orchestrator, OrchestratorBuilder, Progress, RunReport, RunSummary,
+    Tool, ToolContext, ToolError, ToolRegistry, ToolRun, ToolStatus, DEFAULT_RETRY_BACKOFF,
     MAX_RETRY_BACKOFF,
 };
 pub use pipeline::{

@@ -367,3 +367,27 @@ async fn the_seed_plan_runs_with_sensible_rows() {
     );
     assert_eq!(r.execution_plan.execution_groups.len(), 2);
 }
+
+#[tokio::test]
+async fn progress_counts_up_to_the_total() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let orch = Orchestrator::builder()
+        .with_progress(move |p| s.lock().unwrap().push(p))
+        .build();
+    let plan = Plan::new("p")
+        .with_tool(sleep("a", 5))
+        .with_tool(sleep("b", 5).depends_on("a"))
+        .with_tool(ToolSpec::new("bad", "fail"))
+        .with_tool(ToolSpec::new("skipped", "echo").depends_on("bad"));
+    run_with(orch, plan).await;
+    let seen = seen.lock().unwrap();
+    assert!(seen.iter().all(|p| p.total == 4 && p.running <= 4));
+    assert!(seen.windows(2).all(|w| w[0].done <= w[1].done), "{seen:?}");
+    let last = seen.last().unwrap();
+    assert_eq!(
+        (last.done, last.running),
+        (3, 0),
+        "the skipped tool never ran: {seen:?}"
+    );
+}

@@ -41,9 +41,11 @@ pub(crate) fn telemetry(
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
-    let orch = Orchestrator::builder()
-        .with_telemetry(TelemetryConfig::from_env())
-        .build();
+    let mut builder = Orchestrator::builder().with_telemetry(TelemetryConfig::from_env());
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        builder = builder.with_progress(progress_line());
+    }
+    let orch = builder.build();
     // Input errors are found before anything is traced or run.
     let (runner, query, file) = match &args.plan {
         Some(path) => {
@@ -86,6 +88,9 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
             .await
     });
     drop(runtime);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprint!("\r\x1b[2K");
+    }
     let trace = guard.captured().unwrap_or(Value::Null);
     let summary = guard.shutdown();
     if let Some(w) = summary.warning() {
@@ -117,6 +122,22 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
 pub(crate) fn write_result(out: &mut dyn Write, r: &RunResult) -> std::io::Result<()> {
     write_report(out, &r.execution)?;
     writeln!(out, "answer: {}", r.answer)
+}
+
+/// A one-line progress display on a terminal's stderr, redrawn at most ten times a second.
+fn progress_line() -> impl Fn(orchestrace::Progress) + Send + Sync + 'static {
+    let last = std::sync::Mutex::new(None::<std::time::Instant>);
+    move |p| {
+        let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_millis(100));
+        if due || p.done == p.total {
+            *last = Some(std::time::Instant::now());
+            eprint!(
+                "\r\x1b[2K  {}/{} tools done, {} running",
+                p.done, p.total, p.running
+            );
+        }
+    }
 }
 
 pub(crate) fn exit_code(report: &RunReport) -> u8 {

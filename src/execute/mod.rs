@@ -56,6 +56,7 @@ pub struct Orchestrator {
 #[derive(Debug)]
 struct Inner {
     registry: ToolRegistry,
+    progress: Option<ProgressFn>,
     retry_backoff: Duration,
     cache: ResultCache,
     telemetry: Arc<TelemetryConfig>,
@@ -65,6 +66,7 @@ struct Inner {
 #[derive(Debug)]
 pub struct OrchestratorBuilder {
     registry: ToolRegistry,
+    progress: Option<ProgressFn>,
     retry_backoff: Duration,
     telemetry: TelemetryConfig,
 }
@@ -73,6 +75,7 @@ impl Default for OrchestratorBuilder {
     fn default() -> Self {
         OrchestratorBuilder {
             registry: ToolRegistry::with_builtins(),
+            progress: None,
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             telemetry: TelemetryConfig::default(),
         }
@@ -93,6 +96,13 @@ impl OrchestratorBuilder {
         self
     }
 
+    /// Calls `f` whenever a tool starts or ends, with the run's counts (for progress displays;
+    /// keep it cheap, it runs on the scheduler).
+    pub fn with_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(ProgressFn(Arc::new(f)));
+        self
+    }
+
     /// How tool values are put on spans: content capture, redaction, value length limit.
     pub fn with_telemetry(mut self, config: TelemetryConfig) -> Self {
         self.telemetry = config;
@@ -104,6 +114,7 @@ impl OrchestratorBuilder {
         Orchestrator {
             inner: Arc::new(Inner {
                 registry: self.registry,
+                progress: self.progress,
                 retry_backoff: self.retry_backoff,
                 cache: ResultCache::default(),
                 telemetry: Arc::new(self.telemetry),
@@ -115,6 +126,26 @@ impl OrchestratorBuilder {
 impl Default for Orchestrator {
     fn default() -> Self {
         Self::builder().build()
+    }
+}
+
+/// A run's counts, reported to [`OrchestratorBuilder::with_progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Tools in the plan.
+    pub total: usize,
+    /// Tools that have ended (any status).
+    pub done: usize,
+    /// Tools running now.
+    pub running: usize,
+}
+
+#[derive(Clone)]
+struct ProgressFn(Arc<dyn Fn(Progress) + Send + Sync>);
+
+impl std::fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressFn")
     }
 }
 
@@ -205,6 +236,7 @@ struct Run<'a> {
     tasks: JoinSet<(usize, Outcome)>,
     task_of: HashMap<tokio::task::Id, usize>,
     running: usize,
+    done: usize,
     limit: usize,
     stopped: Option<String>,
 }
@@ -264,6 +296,7 @@ impl<'a> Run<'a> {
             tasks: JoinSet::new(),
             task_of: HashMap::new(),
             running: 0,
+            done: 0,
             limit,
             stopped: None,
         }
@@ -433,6 +466,7 @@ impl<'a> Run<'a> {
             .tasks
             .spawn(async move { (i, call.run(input).await) }.instrument(span));
         self.task_of.insert(handle.id(), i);
+        self.report_progress();
     }
 
     /// Records a tool's outcome; `from_task` when it ran in a task (not a cache hit or a
@@ -442,6 +476,7 @@ impl<'a> Run<'a> {
         if from_task {
             self.running -= 1;
         }
+        self.done += 1;
         let spec = &self.plan.plan().tools[i];
         let rec = &mut self.records[i];
         rec.ended_at = Some(now);
@@ -471,6 +506,7 @@ impl<'a> Run<'a> {
         }
         let ok = self.records[i].status == ToolStatus::Ok;
         self.spans.tool_ended(self.plan, i, &self.records[i]);
+        self.report_progress();
         if ok {
             for k in 0..self.dependents[i].len() {
                 let d = self.dependents[i][k];
@@ -518,6 +554,16 @@ impl<'a> Run<'a> {
             .unwrap_or_else(|| "a dependency did not succeed".to_owned())
     }
 
+    fn report_progress(&mut self) {
+        if let Some(p) = &self.orch.inner.progress {
+            (p.0)(Progress {
+                total: self.records.len(),
+                done: self.done,
+                running: self.running,
+            });
+        }
+    }
+
     fn end_unfinished(&mut self, i: usize, status: ToolStatus, reason: String) {
         let now = self.now();
         let rec = &mut self.records[i];
@@ -527,6 +573,7 @@ impl<'a> Run<'a> {
         rec.status = status;
         rec.reason = Some(reason);
         rec.ended_at = Some(now);
+        self.done += 1;
         if rec.started_at.is_some() {
             self.spans.tool_ended(self.plan, i, &self.records[i]);
         } else {
