@@ -116,7 +116,9 @@ pub fn build_graph(
         let mut parsed = Vec::with_capacity(t.output_mapping.len());
         let mut flow_seen = HashSet::new();
         for (key, value) in &t.output_mapping {
-            let place = |sub: &str| format!("{}, output_mapping.{key}{sub}", tool_place(plan, i));
+            let key_step = crate::dataflow::Step::Key(key.clone()).to_string();
+            let place =
+                |sub: &str| format!("{}, output_mapping{key_step}{sub}", tool_place(plan, i));
             let mapping = Mapping::parse(value).map_err(|e| {
                 PlanError::new(PlanErrorKind::Template {
                     template: e.template,
@@ -414,6 +416,21 @@ mod tests {
             err(&base().with_max_concurrency(0)),
             "max_concurrency: max_concurrency must be at least 1"
         );
+    }
+
+    #[test]
+    fn errors_stay_on_one_line() {
+        let plan = Plan::new("p").with_tool(ToolSpec::new("a", "echo").map("x\ny", "{b}"));
+        assert_eq!(
+            err(&plan),
+            "tools[0] \"a\", output_mapping[\"x\\ny\"]: unknown tool \"b\""
+        );
+        let e = crate::plan::Plan::from_json_str(
+            "{\"tools\":[{\"id\":\"a\",\"tool\":\"t\",\"bo\\ngus\":1}]}",
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains('\n'), "{e}");
+        assert!(e.to_string().contains("bo\\ngus"), "{e}");
     }
 
     #[test]

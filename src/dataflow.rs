@@ -332,33 +332,27 @@ impl<'s> Parser<'s> {
     fn bracket(&mut self) -> Result<Step, TemplateError> {
         let step = match self.peek() {
             Some('"') => {
+                // A JSON string: the same escapes `Step`'s `Display` writes.
                 let quote = self.pos;
                 self.pos += 1;
-                let mut key = String::new();
                 loop {
                     match self.peek() {
                         None => return self.fail(quote, "unclosed quoted key"),
-                        Some('"') => {
-                            self.pos += 1;
-                            break;
-                        }
-                        Some('\\') => match self.chars.get(self.pos + 1) {
-                            Some(&c @ ('"' | '\\')) => {
-                                key.push(c);
-                                self.pos += 2;
-                            }
-                            _ => {
-                                return self
-                                    .fail(self.pos, "only \\\" and \\\\ escapes are allowed")
-                            }
-                        },
-                        Some(c) => {
-                            key.push(c);
-                            self.pos += 1;
-                        }
+                        Some('"') => break,
+                        Some('\\') => self.pos += 2,
+                        Some(_) => self.pos += 1,
                     }
                 }
-                Step::Key(key)
+                self.pos += 1;
+                let raw: String = self.chars[quote..self.pos].iter().collect();
+                match serde_json::from_str::<String>(&raw) {
+                    Ok(key) => Step::Key(key),
+                    Err(e) => {
+                        let at = quote + e.column().saturating_sub(1);
+                        return self
+                            .fail(at, format!("invalid quoted key: {}", clean_json_error(&e)));
+                    }
+                }
             }
             Some(c) if c == '-' || c.is_ascii_digit() => {
                 let start = self.pos;
@@ -391,6 +385,14 @@ impl<'s> Parser<'s> {
             None => self.fail(self.pos, "unclosed '['"),
             Some(c) => self.fail(self.pos, format!("expected ']', found {c:?}")),
         }
+    }
+}
+
+fn clean_json_error(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg,
     }
 }
 
@@ -583,8 +585,23 @@ mod tests {
 
     #[test]
     fn quoted_keys_with_escapes() {
-        let out = json!({"a": {"x.y": {"q\"k": 1}}});
+        let out = json!({"a": {"x.y": {"q\"k": 1, "line\nbreak\u{1}": 2}}});
         assert_eq!(resolve(r#"{a["x.y"]["q\"k"]}"#, &out).unwrap(), json!(1));
+        assert_eq!(
+            resolve(r#"{a["x.y"]["line\nbreak\u0001"]}"#, &out).unwrap(),
+            json!(2)
+        );
+        // Display writes what the parser reads back.
+        let r = Reference {
+            tool: "a".into(),
+            path: vec![
+                Step::Key("x.y".into()),
+                Step::Key("q\"\n\u{1}\\".into()),
+                Step::Index(-2),
+            ],
+        };
+        let t = Template::parse(&format!("{{{r}}}")).unwrap();
+        assert_eq!(t.references().next().unwrap(), &r);
     }
 
     #[test]
@@ -622,6 +639,10 @@ mod tests {
         assert_eq!(parse_err("{a[x]}").0, 4);
         assert_eq!(parse_err("{a[1}").0, 5);
         assert_eq!(parse_err("{a[\"k]}").0, 4);
+        assert_eq!(
+            parse_err(r#"{a["bad \q"]}"#).1,
+            "invalid quoted key: invalid escape"
+        );
         assert_eq!(parse_err("{a b}").0, 3);
         assert_eq!(parse_err("{a[-]}").0, 4);
         assert_eq!(

@@ -110,14 +110,27 @@ impl PlanError {
 }
 
 impl fmt::Display for PlanError {
+    /// One line, always: control characters from the plan (a key with a line break in it)
+    /// are written escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::new();
         if let Some(file) = &self.file {
-            write!(f, "{file}: ")?;
+            text.push_str(file);
+            text.push_str(": ");
         }
         if let Some(place) = &self.place {
-            write!(f, "{place}: ")?;
+            text.push_str(place);
+            text.push_str(": ");
         }
-        write!(f, "{}", self.kind)
+        text.push_str(&self.kind.to_string());
+        for c in text.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
     }
 }
 

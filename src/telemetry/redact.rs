@@ -124,10 +124,13 @@ impl Redactor {
         }
         fn strings(v: &Value, out: &mut Vec<String>) {
             match v {
-                Value::String(s) if s.chars().count() >= 4 && s != REDACTED => {
-                    if !out.contains(s) && out.len() < MAX_KNOWN_SECRETS {
-                        out.push(s.clone());
-                    }
+                Value::String(s)
+                    if s.chars().count() >= 4
+                        && s != REDACTED
+                        && !out.contains(s)
+                        && out.len() < MAX_KNOWN_SECRETS =>
+                {
+                    out.push(s.clone());
                 }
                 Value::Number(n) => {
                     let s = n.to_string();
