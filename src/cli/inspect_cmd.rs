@@ -1,8 +1,109 @@
-//! `orchestrace inspect`: the inspector views of a stored trace.
+//! `orchestrace inspect`: the inspector views of a trace read from a file, Jaeger or Tempo.
+//!
+//! Exit codes: 0 rendered; 2 a bad file or usage (the message names the file and the place);
+//! 3 the source could not be reached or has no such trace.
 
-use super::args::InspectArgs;
-use super::Failure;
+use std::io::Write;
 
-pub(crate) fn inspect(_args: InspectArgs) -> Result<u8, Failure> {
-    Err(Failure::invalid("inspect is not available in this build"))
+use orchestrace::inspect::{self, FetchError, RenderOptions, Trace};
+
+use super::args::{InspectArgs, View, ViewArgs};
+use super::{code, Failure};
+
+pub(crate) fn inspect(args: InspectArgs) -> Result<u8, Failure> {
+    let trace = load(&args)?;
+    show(&trace, &args.views, args.json)?;
+    Ok(code::OK)
+}
+
+fn load(args: &InspectArgs) -> Result<Trace, Failure> {
+    let from_backend = |backend, pair: &[String]| -> Result<Trace, Failure> {
+        let [url, id] = pair else {
+            return Err(Failure::invalid("expected URL and TRACE_ID"));
+        };
+        inspect::fetch(backend, url, id).map_err(fetch_failure)
+    };
+    match (&args.file, &args.jaeger, &args.tempo) {
+        (Some(path), None, None) => inspect::load_file(path).map_err(Failure::invalid),
+        (None, Some(pair), None) => from_backend(inspect::Backend::Jaeger, pair),
+        (None, None, Some(pair)) => from_backend(inspect::Backend::Tempo, pair),
+        _ => Err(Failure::invalid(
+            "give one trace source: FILE, --jaeger URL TRACE_ID or --tempo URL TRACE_ID",
+        )),
+    }
+}
+
+fn fetch_failure(e: FetchError) -> Failure {
+    if e.is_unavailable() {
+        Failure::source(e)
+    } else {
+        Failure::invalid(e)
+    }
+}
+
+/// Prints the views of a trace (or, with `json`, the analysis as JSON) to stdout, and writes
+/// the HTML report when asked. Colour only on a terminal, and never with `NO_COLOR` set.
+pub(crate) fn show(trace: &Trace, views: &ViewArgs, json: bool) -> Result<(), Failure> {
+    let analysis = inspect::analyze(trace);
+    if let Some(path) = &views.html {
+        let mut html = Vec::new();
+        inspect::write_html(&mut html, trace, &analysis)
+            .map_err(|e| Failure::invalid(format!("cannot render the HTML report: {e}")))?;
+        std::fs::write(path, html).map_err(|e| {
+            Failure::invalid(format!(
+                "{}: cannot write the HTML report: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    let mut out = std::io::stdout().lock();
+    let written = if json {
+        serde_json::to_writer_pretty(&mut out, &analysis)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        write_views(
+            &mut out,
+            trace,
+            &analysis,
+            views.view,
+            &RenderOptions::for_stdout(),
+        )
+    };
+    written.or_else(super::ignore_broken_pipe)
+}
+
+/// The trace id line, the notes, then the chosen views separated by blank lines.
+pub(crate) fn write_views(
+    out: &mut dyn Write,
+    trace: &Trace,
+    analysis: &inspect::Analysis,
+    view: View,
+    opts: &RenderOptions,
+) -> std::io::Result<()> {
+    writeln!(out, "trace {}", trace.trace_id)?;
+    if view == View::None {
+        return Ok(());
+    }
+    inspect::write_notes(out, analysis, opts)?;
+    let (detail, timeline, perf) = match view {
+        View::Detail => (true, false, false),
+        View::Timeline => (false, true, false),
+        View::Analysis => (false, false, true),
+        View::All => (true, true, true),
+        View::None => (false, false, false),
+    };
+    if detail {
+        writeln!(out)?;
+        inspect::write_detail(out, trace, analysis, opts)?;
+    }
+    if timeline {
+        writeln!(out)?;
+        inspect::write_timeline(out, trace, analysis, opts)?;
+    }
+    if perf {
+        writeln!(out)?;
+        inspect::write_analysis(out, trace, analysis, opts)?;
+    }
+    Ok(())
 }
