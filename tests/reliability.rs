@@ -78,7 +78,7 @@ fn a_collector_down_from_the_start_costs_at_most_the_shutdown_timeout() {
         assert!(lines[0].contains(&url), "names the endpoint: {}", lines[0]);
         assert!(!stderr.contains("panicked"));
         // The run itself reported normally.
-        assert!(String::from_utf8_lossy(&out.stdout).contains("ok        aggregate"));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("✓ aggregate ["));
     }
 }
 

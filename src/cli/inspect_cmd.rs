@@ -46,15 +46,7 @@ fn fetch_failure(e: FetchError) -> Failure {
 pub(crate) fn show(trace: &Trace, views: &ViewArgs, json: bool) -> Result<(), Failure> {
     let analysis = inspect::analyze(trace);
     if let Some(path) = &views.html {
-        let mut html = Vec::new();
-        inspect::write_html(&mut html, trace, &analysis)
-            .map_err(|e| Failure::invalid(format!("cannot render the HTML report: {e}")))?;
-        std::fs::write(path, html).map_err(|e| {
-            Failure::invalid(format!(
-                "{}: cannot write the HTML report: {e}",
-                path.display()
-            ))
-        })?;
+        write_html(path, trace, &analysis)?;
     }
     let mut out = std::io::stdout().lock();
     let written = if json {
@@ -71,6 +63,27 @@ pub(crate) fn show(trace: &Trace, views: &ViewArgs, json: bool) -> Result<(), Fa
         )
     };
     written.or_else(super::ignore_broken_pipe)
+}
+
+/// Writes the self-contained HTML report of a trace.
+pub(crate) fn write_html_file(path: &std::path::Path, trace: &Trace) -> Result<(), Failure> {
+    write_html(path, trace, &inspect::analyze(trace))
+}
+
+fn write_html(
+    path: &std::path::Path,
+    trace: &Trace,
+    analysis: &inspect::Analysis,
+) -> Result<(), Failure> {
+    let mut html = Vec::new();
+    inspect::write_html(&mut html, trace, analysis)
+        .map_err(|e| Failure::invalid(format!("cannot render the HTML report: {e}")))?;
+    std::fs::write(path, html).map_err(|e| {
+        Failure::invalid(format!(
+            "{}: cannot write the HTML report: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// The trace id line, the notes, then the chosen views separated by blank lines.

@@ -7,8 +7,8 @@ use std::io::Write;
 
 use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder, TelemetryGuard};
 use orchestrace::{
-    Orchestrator, Plan, RouterPlanner, RunError, RunReport, RunResult, Runner, StaticPlanner,
-    TelemetryConfig, ToolStatus,
+    Orchestrator, Plan, RouterPlanner, RunError, RunReport, Runner, StaticPlanner, TelemetryConfig,
+    ToolStatus,
 };
 use serde_json::Value;
 
@@ -106,22 +106,29 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
             Failure::invalid(format!("{}: cannot write the trace: {e}", path.display()))
         })?;
     }
-    let mut out = std::io::stdout().lock();
-    let written = if args.json {
+    let inspected = orchestrace::inspect::Trace::from_otlp_json(&trace).ok();
+    if args.json {
+        if let (Some(path), Some(t)) = (&args.views.html, &inspected) {
+            super::inspect_cmd::write_html_file(path, t)?;
+        }
+        let mut out = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut out, &result)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out))
+            .or_else(super::ignore_broken_pipe)?;
     } else {
-        write_result(&mut out, &result).and_then(|()| write_span_tree(&mut out, &trace))
-    };
-    written.or_else(super::ignore_broken_pipe)?;
+        match &inspected {
+            // The views of the captured trace: the same the inspector shows for `--trace-out`.
+            Some(t) => super::inspect_cmd::show(t, &args.views, false)?,
+            None => {
+                let mut out = std::io::stdout().lock();
+                write_report(&mut out, &result.execution).or_else(super::ignore_broken_pipe)?;
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "\nanswer: {}", result.answer).or_else(super::ignore_broken_pipe)?;
+    }
     Ok(exit_code(&result.execution))
-}
-
-/// The answer, then the per-tool report.
-pub(crate) fn write_result(out: &mut dyn Write, r: &RunResult) -> std::io::Result<()> {
-    write_report(out, &r.execution)?;
-    writeln!(out, "answer: {}", r.answer)
 }
 
 /// A one-line progress display on a terminal's stderr, redrawn at most ten times a second.
@@ -222,71 +229,4 @@ fn summarize(v: &Value) -> String {
     } else {
         text
     }
-}
-
-/// The compact tree of captured spans: name and duration, indented by parentage.
-pub(crate) fn write_span_tree(out: &mut dyn Write, otlp: &Value) -> std::io::Result<()> {
-    struct S {
-        id: String,
-        parent: String,
-        name: String,
-        start: u64,
-        end: u64,
-    }
-    let num = |v: &Value| match v {
-        Value::String(s) => s.parse::<u64>().unwrap_or(0),
-        other => other.as_u64().unwrap_or(0),
-    };
-    let mut spans = Vec::new();
-    for rs in otlp["resourceSpans"].as_array().into_iter().flatten() {
-        for ss in rs["scopeSpans"].as_array().into_iter().flatten() {
-            for s in ss["spans"].as_array().into_iter().flatten() {
-                spans.push(S {
-                    id: s["spanId"].as_str().unwrap_or_default().to_owned(),
-                    parent: s["parentSpanId"].as_str().unwrap_or_default().to_owned(),
-                    name: s["name"].as_str().unwrap_or_default().to_owned(),
-                    start: num(&s["startTimeUnixNano"]),
-                    end: num(&s["endTimeUnixNano"]),
-                });
-            }
-        }
-    }
-    if spans.is_empty() {
-        return Ok(());
-    }
-    spans.sort_by_key(|s| (s.start, s.name.clone()));
-    writeln!(out, "spans")?;
-    fn walk(
-        out: &mut dyn Write,
-        spans: &[S],
-        parent: &str,
-        prefix: &str,
-        is_root: bool,
-    ) -> std::io::Result<()> {
-        let ids: std::collections::HashSet<&str> = spans.iter().map(|s| s.id.as_str()).collect();
-        let children: Vec<&S> = spans
-            .iter()
-            .filter(|s| {
-                if is_root {
-                    !ids.contains(s.parent.as_str())
-                } else {
-                    s.parent == parent
-                }
-            })
-            .collect();
-        for (k, s) in children.iter().enumerate() {
-            let last = k + 1 == children.len();
-            let ms = s.end.saturating_sub(s.start) as f64 / 1e6;
-            writeln!(
-                out,
-                "{prefix}{} {} ({ms:.1} ms)",
-                if last { "└─" } else { "├─" },
-                s.name
-            )?;
-            let next = format!("{prefix}{}", if last { "   " } else { "│  " });
-            walk(out, spans, &s.id, &next, false)?;
-        }
-        Ok(())
-    }
-    walk(out, &spans, "", "", true)
 }
