@@ -344,7 +344,17 @@ impl<'s> Parser<'s> {
                     }
                 }
                 self.pos += 1;
-                let raw: String = self.chars[quote..self.pos].iter().collect();
+                // Raw control characters are taken as they are (JSON would want them escaped).
+                let raw: String = self.chars[quote..self.pos]
+                    .iter()
+                    .map(|&c| {
+                        if (c as u32) < 0x20 {
+                            format!("\\u{:04x}", c as u32)
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect();
                 match serde_json::from_str::<String>(&raw) {
                     Ok(key) => Step::Key(key),
                     Err(e) => {
