@@ -328,6 +328,28 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// The position of the first invalid escape in the quoted key starting at `quote`.
+    fn bad_escape(&self, quote: usize) -> Option<usize> {
+        let mut i = quote + 1;
+        while i < self.pos.saturating_sub(1) {
+            if self.chars[i] == '\\' {
+                let ok = match self.chars.get(i + 1) {
+                    Some('"' | '\\' | '/' | 'b' | 'f' | 'n' | 'r' | 't') => true,
+                    Some('u') => (i + 2..i + 6)
+                        .all(|k| self.chars.get(k).is_some_and(|c| c.is_ascii_hexdigit())),
+                    _ => false,
+                };
+                if !ok {
+                    return Some(i);
+                }
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        None
+    }
+
     /// Parses the inside of `[…]` after the `[`.
     fn bracket(&mut self) -> Result<Step, TemplateError> {
         let step = match self.peek() {
@@ -358,7 +380,7 @@ impl<'s> Parser<'s> {
                 match serde_json::from_str::<String>(&raw) {
                     Ok(key) => Step::Key(key),
                     Err(e) => {
-                        let at = quote + e.column().saturating_sub(1);
+                        let at = self.bad_escape(quote).unwrap_or(quote);
                         return self
                             .fail(at, format!("invalid quoted key: {}", clean_json_error(&e)));
                     }
@@ -650,8 +672,8 @@ mod tests {
         assert_eq!(parse_err("{a[1}").0, 5);
         assert_eq!(parse_err("{a[\"k]}").0, 4);
         assert_eq!(
-            parse_err(r#"{a["bad \q"]}"#).1,
-            "invalid quoted key: invalid escape"
+            parse_err(r#"{a["bad \q"]}"#),
+            (9, "invalid quoted key: invalid escape".into())
         );
         assert_eq!(parse_err("{a b}").0, 3);
         assert_eq!(parse_err("{a[-]}").0, 4);
