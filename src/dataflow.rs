@@ -206,7 +206,8 @@ impl Template {
     }
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// "a string", "an object", …: a JSON value's type for messages.
+pub(crate) fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

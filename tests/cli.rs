@@ -1,17 +1,10 @@
 //! The command line: exit codes and one-line messages for bad input, and the main commands.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod support;
 
-fn orchestrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_orchestrace"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .output()
-        .expect("the binary runs")
-}
+use std::path::Path;
+
+use support::orchestrace;
 
 /// Every malformed plan under `tests/bad_plans/`, with the message it must produce after
 /// `error: FILE: `.
@@ -76,7 +69,7 @@ fn every_bad_plan_exits_2_with_one_located_line_and_runs_nothing() {
     for (file, message) in BAD_PLANS {
         let path = format!("tests/bad_plans/{file}");
         for cmd in ["run", "plan"] {
-            let out = orchestrace(&[cmd, &path]);
+            let out = orchestrace(&[cmd, &path], &[]);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{cmd} {file}: {stderr}");
             assert_eq!(
@@ -104,7 +97,7 @@ fn a_plan_over_the_size_limit_is_refused_before_reading() {
         format!("{{\"tools\": [{{\"id\": \"a\", \"tool\": \"echo\"}}]{pad}}}"),
     )
     .unwrap();
-    let out = orchestrace(&["run", path.to_str().unwrap()]);
+    let out = orchestrace(&["run", path.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -117,7 +110,7 @@ fn a_plan_over_the_size_limit_is_refused_before_reading() {
 
 #[test]
 fn a_missing_file_is_named() {
-    let out = orchestrace(&["plan", "no/such/plan.json"]);
+    let out = orchestrace(&["plan", "no/such/plan.json"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
@@ -127,18 +120,18 @@ fn a_missing_file_is_named() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let out = orchestrace(&["run"]);
+    let out = orchestrace(&["run"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    let out = orchestrace(&["frobnicate"]);
+    let out = orchestrace(&["frobnicate"], &[]);
     assert_eq!(out.status.code(), Some(2));
-    let out = orchestrace(&["--help"]);
+    let out = orchestrace(&["--help"], &[]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Analyze a plan without running it"));
 }
 
 #[test]
 fn plan_prints_levels_and_dependencies() {
-    let out = orchestrace(&["plan", "examples/plans/ci_ops.json"]);
+    let out = orchestrace(&["plan", "examples/plans/ci_ops.json"], &[]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -155,7 +148,7 @@ fn plan_prints_levels_and_dependencies() {
 
 #[test]
 fn plan_json_is_the_execution_plan() {
-    let out = orchestrace(&["plan", "examples/plans/diamond.json", "--json"]);
+    let out = orchestrace(&["plan", "examples/plans/diamond.json", "--json"], &[]);
     assert_eq!(out.status.code(), Some(0));
     let ep: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ep["execution_strategy"], "dag");
@@ -190,11 +183,11 @@ fn every_example_plan_analyzes_and_runs_with_the_expected_exit_code() {
     ] {
         let path = format!("examples/plans/{plan}.json");
         assert_eq!(
-            orchestrace(&["plan", &path]).status.code(),
+            orchestrace(&["plan", &path], &[]).status.code(),
             Some(0),
             "{plan}"
         );
-        let out = orchestrace(&["run", &path, "--json"]);
+        let out = orchestrace(&["run", &path, "--json"], &[]);
         assert_eq!(
             out.status.code(),
             Some(code),
@@ -209,7 +202,7 @@ fn every_example_plan_analyzes_and_runs_with_the_expected_exit_code() {
 
 #[test]
 fn run_reports_the_failed_branch_and_the_skipped_dependent() {
-    let out = orchestrace(&["run", "examples/plans/failing.json", "--json"]);
+    let out = orchestrace(&["run", "examples/plans/failing.json", "--json"], &[]);
     assert_eq!(out.status.code(), Some(1));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let status = |id: &str| {

@@ -3,31 +3,11 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::trace::v1::TracesData;
-use support::Receiver;
-
-fn orchestrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_orchestrace"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
-        .output()
-        .expect("the binary runs")
-}
-
-fn trace_id_line(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .find(|l| l.starts_with("trace "))
-        .expect("a trace id line");
-    line["trace ".len()..].trim().to_owned()
-}
+use support::{orchestrace, trace_id, Receiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_exports_over_grpc_and_http() {
@@ -35,14 +15,17 @@ async fn run_exports_over_grpc_and_http() {
     for (url, proto) in [(rx.grpc_url(), "grpc"), (rx.http_url(), "http")] {
         let before = rx.spans().len();
         let out = tokio::task::spawn_blocking(move || {
-            orchestrace(&[
-                "run",
-                "examples/plans/ci_ops.json",
-                "--otlp",
-                &url,
-                "--protocol",
-                proto,
-            ])
+            orchestrace(
+                &[
+                    "run",
+                    "examples/plans/ci_ops.json",
+                    "--otlp",
+                    &url,
+                    "--protocol",
+                    proto,
+                ],
+                &[],
+            )
         })
         .await
         .unwrap();
@@ -57,7 +40,7 @@ async fn run_exports_over_grpc_and_http() {
             "quiet when healthy: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let trace_id = trace_id_line(&out);
+        let trace_id = trace_id(&out);
         let spans = rx.wait_for(before + 11, Duration::from_secs(5)).await;
         let ours: Vec<_> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
         assert_eq!(
@@ -100,12 +83,15 @@ async fn the_endpoint_can_come_from_the_environment() {
 fn trace_out_is_otlp_json_that_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("trace.json");
-    let out = orchestrace(&[
-        "run",
-        "examples/plans/ci_ops.json",
-        "--trace-out",
-        file.to_str().unwrap(),
-    ]);
+    let out = orchestrace(
+        &[
+            "run",
+            "examples/plans/ci_ops.json",
+            "--trace-out",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0));
     let text = std::fs::read_to_string(&file).unwrap();
     let data: TracesData = serde_json::from_str(&text).expect("parses as OTLP TracesData");
@@ -115,7 +101,7 @@ fn trace_out_is_otlp_json_that_round_trips() {
         .flat_map(|r| r.scope_spans.iter().flat_map(|s| s.spans.iter()))
         .collect();
     assert_eq!(spans.len(), 11);
-    let trace_id = trace_id_line(&out);
+    let trace_id = trace_id(&out);
     assert!(spans.iter().all(|s| s
         .trace_id
         .iter()
@@ -130,12 +116,15 @@ fn trace_out_is_otlp_json_that_round_trips() {
 
 #[test]
 fn an_unwritable_trace_out_is_a_located_error() {
-    let out = orchestrace(&[
-        "run",
-        "examples/plans/ci_ops.json",
-        "--trace-out",
-        "/nonexistent/dir/t.json",
-    ]);
+    let out = orchestrace(
+        &[
+            "run",
+            "examples/plans/ci_ops.json",
+            "--trace-out",
+            "/nonexistent/dir/t.json",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),

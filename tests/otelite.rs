@@ -7,11 +7,11 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::closed_port;
+use support::{closed_port, orchestrace, trace_id};
 
 /// Finds the otelite binary; under CI its absence is a failure, locally a skip.
 fn otelite_bin() -> Option<PathBuf> {
@@ -134,30 +134,6 @@ impl Drop for Otelite {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn orchestrace(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrace"));
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for var in [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().copied());
-    cmd.output().unwrap()
-}
-
-fn trace_id(out: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("trace "))
-        .unwrap_or_else(|| panic!("no trace line in {stdout}"))
-        .trim()
-        .to_owned()
 }
 
 fn span<'a>(spans: &'a [Value], name: &str) -> &'a Value {

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use orchestrace::telemetry::{attributes as attr, OtlpProtocol, TelemetryBuilder, TelemetryGuard};
@@ -11,22 +11,8 @@ use orchestrace::{
     Orchestrator, Plan, Runner, StaticPlanner, TelemetryConfig, ToolError, ToolRegistry, ToolSpec,
 };
 use serde_json::{json, Value};
-use support::{closed_port, Attr, Receiver, RecvSpan};
+use support::{closed_port, orchestrace, Attr, Receiver, RecvSpan};
 use tracing_subscriber::prelude::*;
-
-fn orchestrace(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orchestrace"));
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
-    for var in [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.envs(env.iter().copied());
-    cmd.output().unwrap()
-}
 
 fn tool<'a>(spans: &'a [RecvSpan], id: &str) -> &'a RecvSpan {
     spans

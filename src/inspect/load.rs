@@ -17,6 +17,7 @@
 use std::fmt;
 use std::path::Path;
 
+use crate::dataflow::type_name;
 use serde_json::{Map, Value};
 
 use super::model::{Event, Link, Span, SpanKind, SpanStatus, StatusCode, Trace, TraceFormat};
@@ -305,17 +306,6 @@ fn array<'a>(v: &'a Value, name: &str) -> Result<&'a [Value], LoadError> {
         Value::Array(a) => Ok(a),
         Value::Null => Ok(&[]),
         _ => Err(invalid(format!("expected an array, found {}", type_name(v))).at(name)),
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
