@@ -79,9 +79,19 @@ impl TelemetryConfig {
     /// `value` redacted (secret keys, token-shaped values, and the `known` secrets of this
     /// run) and serialized, cut to the limit; with the full JSON size in bytes.
     pub(crate) fn json_attr(&self, value: &serde_json::Value, known: &[String]) -> (String, usize) {
-        let mut redacted = self.redactor.redact(value);
-        self.redactor.redact_known(&mut redacted, known);
-        super::redact::json_limited(&redacted, self.value_limit)
+        self.json_attr_owned(value.clone(), known)
+    }
+
+    /// [`TelemetryConfig::json_attr`] of a value built for the purpose: redacted in place,
+    /// without a copy.
+    pub(crate) fn json_attr_owned(
+        &self,
+        mut value: serde_json::Value,
+        known: &[String],
+    ) -> (String, usize) {
+        self.redactor.redact_in_place(&mut value);
+        self.redactor.redact_known(&mut value, known);
+        super::redact::json_limited(&value, self.value_limit)
     }
 
     /// A free text (error message, reason, query) redacted and cut to the limit.

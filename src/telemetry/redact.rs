@@ -72,6 +72,44 @@ impl Redactor {
         if self.disabled {
             return false;
         }
+        match self.ascii_secret_key(key) {
+            Some(verdict) => verdict,
+            None => self.general_secret_key(key),
+        }
+    }
+
+    /// [`Redactor::is_secret_key`] for the usual key — ASCII, at most 64 bytes — without
+    /// allocating: it runs for every key of every value that goes on a span, and the general
+    /// path's lowercase `String`s were the largest cost of a traced tool (`benches/`).
+    /// The same rules byte by byte; `None` sends other keys down the general path.
+    fn ascii_secret_key(&self, key: &str) -> Option<bool> {
+        const MAX: usize = 64;
+        if key.len() > MAX || !key.is_ascii() {
+            return None;
+        }
+        let mut buf = [0u8; MAX];
+        let mut n = 0;
+        for b in key
+            .bytes()
+            .filter(|b| !matches!(b, b'_' | b'-' | b'.' | b' '))
+        {
+            buf[n] = b.to_ascii_lowercase();
+            n += 1;
+        }
+        let norm = std::str::from_utf8(&buf[..n]).ok()?;
+        let has = |p: &str| norm.as_bytes().windows(p.len()).any(|w| w == p.as_bytes());
+        Some(
+            KEY_PATTERNS.iter().any(|p| has(p))
+                || self
+                    .extra
+                    .iter()
+                    .any(|p| !p.is_empty() && norm.contains(p.as_str()))
+                || has_auth(norm)
+                || ascii_has_word(key.as_bytes(), KEY_WORDS),
+        )
+    }
+
+    fn general_secret_key(&self, key: &str) -> bool {
         let norm = normalize(key);
         KEY_PATTERNS.iter().any(|p| norm.contains(p))
             || self
@@ -92,6 +130,28 @@ impl Redactor {
         let mut v = value.clone();
         self.redact_in_place(&mut v);
         v
+    }
+
+    /// Whether [`Redactor::redact_in_place`] would change `value` (without copying it).
+    pub(crate) fn would_redact(&self, value: &Value) -> bool {
+        match value {
+            Value::Object(map) => self.would_redact_map(map),
+            Value::Array(items) => items.iter().any(|v| self.would_redact(v)),
+            Value::String(s) => self.is_secret_value(s),
+            _ => false,
+        }
+    }
+
+    /// [`Redactor::would_redact`] of an object.
+    pub(crate) fn would_redact_map(&self, map: &serde_json::Map<String, Value>) -> bool {
+        !self.disabled
+            && map.iter().any(|(k, v)| {
+                if self.is_secret_key(k) {
+                    !v.is_null()
+                } else {
+                    self.would_redact(v)
+                }
+            })
     }
 
     /// Replaces secrets inside `value`.
@@ -226,15 +286,57 @@ fn words(key: &str) -> impl Iterator<Item = String> + '_ {
     out.into_iter().filter(|w| !w.is_empty())
 }
 
+/// Whether one of the [`words`] of an ASCII key is one of `wanted` (lowercase).
+fn ascii_has_word(key: &[u8], wanted: &[&str]) -> bool {
+    let is =
+        |w: &[u8]| !w.is_empty() && wanted.iter().any(|k| w.eq_ignore_ascii_case(k.as_bytes()));
+    let mut start = 0;
+    let mut prev_lower = false;
+    for (i, &b) in key.iter().enumerate() {
+        if matches!(b, b'_' | b'-' | b'.' | b' ') {
+            if is(&key[start..i]) {
+                return true;
+            }
+            start = i + 1;
+            prev_lower = false;
+            continue;
+        }
+        if b.is_ascii_uppercase() && prev_lower {
+            if is(&key[start..i]) {
+                return true;
+            }
+            start = i;
+        }
+        prev_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
+    }
+    is(&key[start..])
+}
+
 /// `auth` anywhere, except as the start of `author…` (while `authorization`/`authorise` count).
 fn has_auth(norm: &str) -> bool {
-    norm.match_indices("auth").any(|(i, _)| {
-        let rest = &norm[i + 4..];
-        !rest.starts_with("or") || rest.starts_with("oriz") || rest.starts_with("oris")
+    // Byte windows rather than `match_indices`: no searcher to set up for a short key, and
+    // "auth" cannot overlap itself, so every occurrence is visited all the same.
+    let b = norm.as_bytes();
+    (0..b.len().saturating_sub(3)).any(|i| {
+        b[i..].starts_with(b"auth") && {
+            let rest = &b[i + 4..];
+            !rest.starts_with(b"or") || rest.starts_with(b"oriz") || rest.starts_with(b"oris")
+        }
     })
 }
 
+/// Whether `needle` (ASCII) occurs in `hay`, ignoring ASCII case: the cheap test that lets
+/// almost every value skip the value checks below.
+fn contains_ignore_case(hay: &str, needle: &[u8]) -> bool {
+    hay.as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
 fn has_bearer(value: &str) -> bool {
+    if !contains_ignore_case(value, b"bearer") {
+        return false;
+    }
     let lower = value.to_ascii_lowercase();
     lower.match_indices("bearer").any(|(i, _)| {
         let at_word_start = i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric();
@@ -250,6 +352,9 @@ fn has_bearer(value: &str) -> bool {
 }
 
 fn has_jwt(value: &str) -> bool {
+    if !value.as_bytes().windows(3).any(|w| w == b"eyJ") {
+        return false;
+    }
     value.match_indices("eyJ").any(|(i, _)| {
         let seg = |s: &str| {
             s.bytes()
@@ -282,7 +387,7 @@ pub fn truncate(text: String, limit: usize) -> String {
 
 /// Serializes `value` as JSON, stopping once `limit` characters are reached (so a 10 MB output
 /// costs no 10 MB string), and marking the cut. Returns the text and the full JSON size in bytes.
-pub fn json_limited(value: &Value, limit: usize) -> (String, usize) {
+pub fn json_limited<T: serde::Serialize + ?Sized>(value: &T, limit: usize) -> (String, usize) {
     struct Limited {
         buf: Vec<u8>,
         cap: usize,
@@ -323,6 +428,87 @@ pub fn json_limited(value: &Value, limit: usize) -> (String, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_fast_path_agrees_with_the_general_one() {
+        let r = Redactor::new().with_key_pattern("internal-id");
+        let mut keys: Vec<String> = [
+            "password",
+            "user_password",
+            "PASSWD",
+            "apiKey",
+            "api-key",
+            "api.key",
+            "API KEY",
+            "x_api_key",
+            "auth",
+            "Authorization",
+            "authorise",
+            "author",
+            "authorName",
+            "co_author",
+            "oauth_token",
+            "jwt",
+            "userJWT",
+            "my-jwt",
+            "jwtish",
+            "ssn",
+            "userSsn",
+            "SSN_last4",
+            "classname",
+            "session_id",
+            "cookie",
+            "creditCard",
+            "credit_card",
+            "privateKey",
+            "private.key",
+            "secretSauce",
+            "tokens",
+            "credentials",
+            "InternalId",
+            "internal_id",
+            "keywords",
+            "limit",
+            "a_count",
+            "",
+            "_",
+            "--",
+            "a1B2jwt",
+            "jwt2",
+            "fooJWTBar",
+            "FooSsn",
+            "sSn",
+            "x.ssn.y",
+            "JWTToken",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        // Every short word over a small alphabet that can spell the patterns' pieces.
+        let alphabet = [
+            'a', 'u', 't', 'h', 'o', 'r', 'J', 'w', 's', 'S', 'n', '_', '1',
+        ];
+        let mut frontier = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for w in &frontier {
+                for c in alphabet {
+                    next.push(format!("{w}{c}"));
+                }
+            }
+            keys.extend(next.iter().cloned());
+            frontier = next;
+        }
+        for key in &keys {
+            assert_eq!(
+                r.ascii_secret_key(key),
+                Some(r.general_secret_key(key)),
+                "{key:?}"
+            );
+        }
+        assert_eq!(r.ascii_secret_key(&"a".repeat(65)), None);
+        assert_eq!(r.ascii_secret_key("pässword"), None);
+    }
     use serde_json::json;
 
     #[test]

@@ -12,6 +12,13 @@
 //! Fixed attributes are declared in the span macros (the cheap path); arrays and
 //! late values go through `tracing-opentelemetry`'s span extension. Without an OpenTelemetry
 //! layer in the subscriber all of this costs next to nothing.
+//!
+//! Cost (measured in `benches/`): every value that takes work to build — JSON of params,
+//! data flow and the execution plan, the id arrays, links — is built only when the span is
+//! enabled (`Span::is_disabled`), so an untraced run pays for none of it. Tool ids are
+//! interned once per run as `Arc<str>`: `parallel_with` holds a group's other ids on every
+//! tool span of the group, and cloning an `Arc` there instead of a `String` keeps that
+//! attribute to a reference-count increment per entry.
 
 use std::time::Duration;
 
@@ -24,7 +31,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::attributes as attr;
 use super::TelemetryConfig;
-use crate::execute::{ms, RunReport, ToolError, ToolRun, ToolStatus};
+use crate::execute::{ms, DataFlowInput, RunReport, ToolError, ToolRun, ToolStatus};
 use crate::schedule::AnalyzedPlan;
 use std::sync::Arc;
 
@@ -32,6 +39,11 @@ fn string_array(items: Vec<String>) -> OtelValue {
     OtelValue::Array(Array::String(
         items.into_iter().map(StringValue::from).collect(),
     ))
+}
+
+/// The interned ids of `tools` as a string array (no string is copied).
+fn id_array(ids: &[StringValue], tools: impl Iterator<Item = usize>) -> OtelValue {
+    OtelValue::Array(Array::String(tools.map(|t| ids[t].clone()).collect()))
 }
 
 /// The open spans of one run. Dropping it before [`RunSpans::finish`] (the run future was
@@ -43,6 +55,10 @@ pub(crate) struct RunSpans {
     level_remaining: Vec<usize>,
     tools: Vec<Option<Span>>,
     contexts: Vec<Option<SpanContext>>,
+    /// Tool ids by plan index, interned on first use by an enabled span.
+    ids: Vec<StringValue>,
+    /// The outcome fields of the tool span's callsite, looked up by name once.
+    outcome_fields: Option<[tracing::field::Field; 9]>,
     /// Values seen under secret keys in this run, redacted wherever they travel next.
     secrets: Vec<String>,
     finished: bool,
@@ -52,8 +68,6 @@ impl RunSpans {
     /// Opens the `execute` span (a child of the current span).
     pub(crate) fn start(plan: &AnalyzedPlan, config: Arc<TelemetryConfig>) -> Self {
         let strategy = plan.strategy().as_str();
-        let ep = serde_json::to_value(plan.execution_plan()).unwrap_or(Value::Null);
-        let (ep_json, _) = config.json_attr(&ep, &[]);
         let execute = tracing::info_span!(
             "execute",
             otel.name = "execute",
@@ -61,13 +75,16 @@ impl RunSpans {
             orchestration.asset_id = Empty,
             orchestration.plan_id = %plan.plan().plan_id,
             orchestration.execution_strategy = strategy,
-            orchestration.execution_plan = ep_json,
+            orchestration.execution_plan = Empty,
             orchestration.status = Empty,
             orchestration.total_duration_ms = Empty,
             orchestration.serial_duration_ms = Empty,
             orchestration.time_saved_ms = Empty,
             orchestration.critical_path_ms = Empty,
         );
+        if !execute.is_disabled() {
+            execute.record(attr::EXECUTION_PLAN, execution_plan_json(plan, &config));
+        }
         let n = plan.plan().tools.len();
         RunSpans {
             config,
@@ -76,6 +93,8 @@ impl RunSpans {
             level_remaining: plan.groups().iter().map(|g| g.tools.len()).collect(),
             tools: vec![None; n],
             contexts: vec![None; n],
+            ids: Vec::new(),
+            outcome_fields: None,
             secrets: Vec::new(),
             finished: false,
         }
@@ -92,9 +111,24 @@ impl RunSpans {
         sc.is_valid().then(|| sc.trace_id().to_string())
     }
 
-    fn level(&mut self, plan: &AnalyzedPlan, g: usize) -> Span {
+    /// The interned tool ids (built on the first call).
+    fn ids(&mut self, plan: &AnalyzedPlan) -> &[StringValue] {
+        if self.ids.is_empty() {
+            self.ids = plan
+                .plan()
+                .tools
+                .iter()
+                .map(|t| StringValue::from(Arc::<str>::from(t.id.as_str())))
+                .collect();
+        }
+        &self.ids
+    }
+
+    /// The id of level `g`'s span, opened with its first tool (an id, not a clone of the
+    /// span: a clone and its drop are two more dispatches per tool).
+    fn level(&mut self, plan: &AnalyzedPlan, g: usize) -> Option<tracing::Id> {
         if let Some(span) = &self.levels[g] {
-            return span.clone();
+            return span.id();
         }
         let group = &plan.groups()[g];
         let mode = group.mode.as_str();
@@ -106,17 +140,25 @@ impl RunSpans {
             orchestration.execution_group = g as i64,
             orchestration.execution_mode = mode,
         );
-        let ids = group
-            .tools
-            .iter()
-            .map(|&t| plan.plan().tools[t].id.clone())
-            .collect();
-        span.set_attribute(attr::GROUP_TOOLS, string_array(ids));
-        self.levels[g] = Some(span.clone());
-        span
+        if !span.is_disabled() {
+            let tools = id_array(self.ids(plan), group.tools.iter().copied());
+            span.set_attribute(attr::GROUP_TOOLS, tools);
+        }
+        let id = span.id();
+        self.levels[g] = Some(span);
+        id
     }
 
-    fn tool_span(&mut self, plan: &AnalyzedPlan, i: usize, rec: &ToolRun) -> Span {
+    /// The tool's span. Values known now are given to the macro, which evaluates them only
+    /// when the span is enabled and records them all in one dispatch (one `record` each
+    /// cost a dispatch through every layer).
+    fn tool_span(
+        &mut self,
+        plan: &AnalyzedPlan,
+        i: usize,
+        rec: &ToolRun,
+        queue_wait_ms: Option<f64>,
+    ) -> Span {
         let level = self.level(plan, rec.group);
         let spec = &plan.plan().tools[i];
         let params = Value::Object(spec.params.clone());
@@ -139,9 +181,9 @@ impl RunSpans {
                 }
             }
         }
-        let (params, _) = self.config.json_attr(&params, &self.secrets);
+        let (config, secrets) = (&self.config, &self.secrets);
         let span = tracing::info_span!(
-            parent: &level,
+            parent: level,
             "execute_tool",
             otel.name = format!("execute_tool {}", spec.tool),
             otel.status_code = Empty,
@@ -149,7 +191,7 @@ impl RunSpans {
             gen_ai.operation.name = attr::OP_EXECUTE_TOOL,
             gen_ai.tool.name = %spec.tool,
             gen_ai.tool.call.id = %spec.id,
-            gen_ai.tool.call.arguments = Empty,
+            gen_ai.tool.call.arguments = arguments_json(config, secrets, rec),
             gen_ai.tool.call.result = Empty,
             orchestration.tool_id = %spec.id,
             orchestration.stage = "execute",
@@ -157,11 +199,11 @@ impl RunSpans {
             orchestration.execution_strategy = plan.strategy().as_str(),
             orchestration.execution_group = rec.group as i64,
             orchestration.execution_order_index = rec.order as i64,
-            orchestration.params = params,
-            orchestration.data_flow_inputs = Empty,
+            orchestration.params = config.json_attr_owned(params, secrets).0,
+            orchestration.data_flow_inputs = data_flow_json(config, secrets, rec),
             orchestration.status = Empty,
             orchestration.skip_reason = Empty,
-            orchestration.queue_wait_ms = Empty,
+            orchestration.queue_wait_ms = queue_wait_ms,
             orchestration.retry_count = Empty,
             orchestration.fallback_used = Empty,
             orchestration.cache_hit = Empty,
@@ -169,34 +211,26 @@ impl RunSpans {
             orchestration.result_size_bytes = Empty,
             error.type = Empty,
         );
-        span.set_attribute(attr::PARALLEL_WITH, string_array(plan.parallel_with(i)));
-        span.set_attribute(attr::DEPENDS_ON, string_array(plan.dependency_ids(i)));
-        for &d in plan.dependencies(i) {
+        if span.is_disabled() {
+            // Nobody records this span: skip building its values (the secrets above are
+            // still collected, for spans a filter may enable later in the run).
+            return span;
+        }
+        let ids = self.ids(plan);
+        let group = &plan.groups()[rec.group].tools;
+        let others = group.iter().copied().filter(|&t| t != i);
+        span.set_attribute(attr::PARALLEL_WITH, id_array(ids, others));
+        let deps = plan.dependencies(i);
+        span.set_attribute(attr::DEPENDS_ON, id_array(ids, deps.iter().copied()));
+        for &d in deps {
             if let Some(cx) = &self.contexts[d] {
                 span.add_link_with_attributes(
                     cx.clone(),
                     vec![
                         KeyValue::new(attr::LINK, attr::LINK_DEPENDS_ON),
-                        KeyValue::new(attr::TOOL_ID, plan.plan().tools[d].id.clone()),
+                        KeyValue::new(attr::TOOL_ID, self.ids[d].clone()),
                     ],
                 );
-            }
-        }
-        if !rec.data_flow.is_empty() {
-            let mut flow = Map::new();
-            for input in &rec.data_flow {
-                let mut entry = Map::new();
-                entry.insert("expression".into(), input.expression.clone());
-                entry.insert("value".into(), input.value.clone().unwrap_or(Value::Null));
-                flow.insert(input.key.clone(), Value::Object(entry));
-            }
-            let (json, _) = self.config.json_attr(&Value::Object(flow), &self.secrets);
-            span.record(attr::DATA_FLOW_INPUTS, json);
-        }
-        if self.config.capture_content() {
-            if let Some(input) = &rec.input {
-                let (json, _) = self.config.json_attr(input, &self.secrets);
-                span.record(attr::GEN_AI_TOOL_CALL_ARGUMENTS, json);
             }
         }
         let cx = span.context().span().span_context().clone();
@@ -208,8 +242,7 @@ impl RunSpans {
 
     /// Opens the tool's span as it starts; the returned span instruments the tool's task.
     pub(crate) fn tool_started(&mut self, plan: &AnalyzedPlan, i: usize, rec: &ToolRun) -> Span {
-        let span = self.tool_span(plan, i, rec);
-        span.record(attr::QUEUE_WAIT_MS, ms(rec.queue_wait()));
+        let span = self.tool_span(plan, i, rec, Some(ms(rec.queue_wait())));
         self.tools[i] = Some(span.clone());
         span
     }
@@ -227,7 +260,7 @@ impl RunSpans {
 
     /// A span for a tool that never started (skipped or cancelled before its start).
     pub(crate) fn tool_never_started(&mut self, plan: &AnalyzedPlan, i: usize, rec: &ToolRun) {
-        let span = self.tool_span(plan, i, rec);
+        let span = self.tool_span(plan, i, rec, None);
         self.record_outcome(&span, rec);
         drop(span);
         self.level_done(rec.group);
@@ -246,29 +279,59 @@ impl RunSpans {
                 .redactor()
                 .collect_secrets(output, &mut self.secrets);
         }
-        span.record(attr::STATUS, rec.status.as_str());
-        span.record(attr::RETRY_COUNT, i64::from(rec.retry_count));
-        span.record(attr::FALLBACK_USED, rec.fallback_used);
-        span.record(attr::CACHE_HIT, rec.cache_hit);
-        if let Some(reason) = &rec.reason {
-            span.record(
-                attr::SKIP_REASON,
-                self.config.text_attr(reason, &self.secrets),
-            );
+        let Some(meta) = span.metadata().filter(|_| !span.is_disabled()) else {
+            return;
+        };
+        let fields = meta.fields();
+        let keys = self
+            .outcome_fields
+            .get_or_insert_with(|| {
+                [
+                    attr::STATUS,
+                    attr::RETRY_COUNT,
+                    attr::FALLBACK_USED,
+                    attr::CACHE_HIT,
+                    attr::SKIP_REASON,
+                    attr::RESULT_COUNT,
+                    attr::RESULT_SIZE_BYTES,
+                    attr::GEN_AI_TOOL_CALL_RESULT,
+                    attr::ERROR_TYPE,
+                ]
+                .map(|name| fields.field(name).expect("declared on the tool span"))
+            })
+            .clone();
+        let (config, secrets) = (&self.config, &self.secrets);
+        let status = rec.status.as_str();
+        let retry_count = i64::from(rec.retry_count);
+        let reason = rec.reason.as_ref().map(|r| config.text_attr(r, secrets));
+        let output = rec.output.as_ref();
+        let result_count = output.and_then(result_count).map(|n| n as i64);
+        let result_size = output.map(|o| json_size(o) as i64);
+        let result = output
+            .filter(|_| config.capture_content())
+            .map(|o| config.json_attr(o, secrets).0);
+        let error_type = rec.error.as_ref().map(|e| e.kind.as_str());
+        // The whole outcome in one dispatch, in the order the fields were recorded one by one.
+        fn some<T: tracing::Value>(v: &T) -> Option<&dyn tracing::Value> {
+            Some(v)
         }
-        if let Some(output) = &rec.output {
-            if let Some(n) = result_count(output) {
-                span.record(attr::RESULT_COUNT, n as i64);
-            }
-            span.record(attr::RESULT_SIZE_BYTES, json_size(output) as i64);
-            if self.config.capture_content() {
-                let (json, _) = self.config.json_attr(output, &self.secrets);
-                span.record(attr::GEN_AI_TOOL_CALL_RESULT, json);
-            }
+        fn opt<T: tracing::Value>(v: &Option<T>) -> Option<&dyn tracing::Value> {
+            v.as_ref().map(|v| v as &dyn tracing::Value)
         }
-        if let Some(ToolError { kind, message }) = &rec.error {
-            span.record(attr::ERROR_TYPE, kind.as_str());
-            span.set_status(Status::error(self.config.text_attr(message, &self.secrets)));
+        let values = [
+            (&keys[0], some(&status)),
+            (&keys[1], some(&retry_count)),
+            (&keys[2], some(&rec.fallback_used)),
+            (&keys[3], some(&rec.cache_hit)),
+            (&keys[4], opt(&reason)),
+            (&keys[5], opt(&result_count)),
+            (&keys[6], opt(&result_size)),
+            (&keys[7], opt(&result)),
+            (&keys[8], opt(&error_type)),
+        ];
+        span.record_all(&fields.value_set(&values));
+        if let Some(ToolError { message, .. }) = &rec.error {
+            span.set_status(Status::error(config.text_attr(message, secrets)));
         }
     }
 
@@ -312,11 +375,96 @@ impl Drop for RunSpans {
     }
 }
 
+/// `orchestration.execution_plan`: the plan's JSON, redacted and cut to the value limit.
+///
+/// It holds every tool, so it is the largest value of a run: through a `serde_json::Value`
+/// (built, walked for secrets, serialized) it cost 2.6 µs a tool (`benches/`). Its only user
+/// text is tool types and data-flow mappings — ids match `[A-Za-z_][A-Za-z0-9_-]*`, which
+/// can look like neither a bearer token nor a JWT, and its own keys name no secret — so when
+/// redaction would change none of those, the struct is serialized directly: the same bytes.
+fn execution_plan_json(plan: &AnalyzedPlan, config: &TelemetryConfig) -> String {
+    let ep = plan.execution_plan();
+    let r = config.redactor();
+    let nothing_to_redact = ep
+        .execution_groups
+        .iter()
+        .flat_map(|g| &g.tools_info)
+        .all(|t| !r.is_secret_value(&t.tool_type) && !r.would_redact_map(&t.output_mapping));
+    if nothing_to_redact {
+        super::redact::json_limited(&ep, config.value_limit()).0
+    } else {
+        let value = serde_json::to_value(&ep).unwrap_or(Value::Null);
+        config.json_attr_owned(value, &[]).0
+    }
+}
+
+/// `orchestration.data_flow_inputs`: `{"input": {"expression": …, "value": …}}`, redacted.
+///
+/// When redaction has nothing to change (no secret key, no secret-looking value, no known
+/// secret yet in this run) it is serialized from the inputs as they are, without building
+/// and walking a `Value` copy of them: the same bytes, for a fraction of a tool span's cost.
+fn data_flow_json(config: &TelemetryConfig, secrets: &[String], rec: &ToolRun) -> Option<String> {
+    if rec.data_flow.is_empty() {
+        return None;
+    }
+    let r = config.redactor();
+    let nothing_to_redact = secrets.is_empty()
+        && rec.data_flow.iter().all(|input| {
+            !r.is_secret_key(&input.key)
+                && !r.would_redact(&input.expression)
+                && !input.value.as_ref().is_some_and(|v| r.would_redact(v))
+        });
+    if nothing_to_redact {
+        return Some(
+            super::redact::json_limited(&FlowView(&rec.data_flow), config.value_limit()).0,
+        );
+    }
+    let mut flow = Map::new();
+    for input in &rec.data_flow {
+        let mut entry = Map::new();
+        entry.insert("expression".into(), input.expression.clone());
+        entry.insert("value".into(), input.value.clone().unwrap_or(Value::Null));
+        flow.insert(input.key.clone(), Value::Object(entry));
+    }
+    Some(config.json_attr_owned(Value::Object(flow), secrets).0)
+}
+
+/// Data-flow inputs serialized as the `Value` that [`data_flow_json`] would build.
+struct FlowView<'a>(&'a [DataFlowInput]);
+
+impl serde::Serialize for FlowView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Entry<'a>(&'a DataFlowInput);
+        impl serde::Serialize for Entry<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("expression", &self.0.expression)?;
+                m.serialize_entry("value", &self.0.value)?;
+                m.end()
+            }
+        }
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for input in self.0 {
+            m.serialize_entry(&input.key, &Entry(input))?;
+        }
+        m.end()
+    }
+}
+
+/// `gen_ai.tool.call.arguments`, when content capture is on.
+fn arguments_json(config: &TelemetryConfig, secrets: &[String], rec: &ToolRun) -> Option<String> {
+    let input = rec.input.as_ref().filter(|_| config.capture_content())?;
+    Some(config.json_attr(input, secrets).0)
+}
+
 /// Rows in an output: the length of `data.rows`, `rows`, or of the output itself if it is an
 /// array.
 pub(crate) fn result_count(output: &Value) -> Option<usize> {
+    // `get` twice rather than `pointer("/data/rows")`: the same lookups, no path to parse.
     output
-        .pointer("/data/rows")
+        .get("data")
+        .and_then(|d| d.get("rows"))
         .or_else(|| output.get("rows"))
         .or(Some(output))
         .and_then(Value::as_array)
@@ -378,4 +526,108 @@ pub(crate) fn fallback_event(
         error.message = %message,
         "fallback"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Plan;
+
+    fn analyzed(json: &str) -> AnalyzedPlan {
+        crate::schedule::analyze(Plan::from_json_str(json).unwrap(), &|_| true).unwrap()
+    }
+
+    /// The data flow's direct path gives the bytes of the `Value` path.
+    #[test]
+    fn the_data_flow_attribute_is_the_same_either_way() {
+        let input = |key: &str, expression: Value, value: Option<Value>| DataFlowInput {
+            key: key.into(),
+            expression,
+            value,
+        };
+        let flows = [
+            vec![
+                input("n", "{a.data.rows[0].count}".into(), Some(42.into())),
+                input("all", serde_json::json!({"x": ["{a}"]}), None),
+                input(
+                    "note",
+                    "text {b.v}".into(),
+                    Some(serde_json::json!({"k": [1, "two"]})),
+                ),
+            ],
+            vec![input("api_key", "{a.key}".into(), Some("abc".into()))],
+            vec![input("h", "{a.h}".into(), Some("Bearer abcdefgh12".into()))],
+            vec![input(
+                "n",
+                "{a.n}".into(),
+                Some(serde_json::json!({"password": "x"})),
+            )],
+        ];
+        for limit in [4096, 20] {
+            let config = TelemetryConfig::default().with_value_limit(limit);
+            for known in [vec![], vec!["two".to_owned()]] {
+                for flow in &flows {
+                    let rec = ToolRun {
+                        id: "b".into(),
+                        tool: "echo".into(),
+                        asset_id: None,
+                        index: 1,
+                        group: 1,
+                        order: 1,
+                        status: ToolStatus::Ok,
+                        output: None,
+                        error: None,
+                        reason: None,
+                        input: None,
+                        data_flow: flow.clone(),
+                        ready_at: None,
+                        started_at: None,
+                        ended_at: None,
+                        attempts: Vec::new(),
+                        retry_count: 0,
+                        fallback_used: false,
+                        cache_hit: false,
+                    };
+                    let mut map = Map::new();
+                    for i in flow {
+                        let mut e = Map::new();
+                        e.insert("expression".into(), i.expression.clone());
+                        e.insert("value".into(), i.value.clone().unwrap_or(Value::Null));
+                        map.insert(i.key.clone(), Value::Object(e));
+                    }
+                    let general = config.json_attr_owned(Value::Object(map), &known).0;
+                    assert_eq!(data_flow_json(&config, &known, &rec), Some(general));
+                }
+            }
+        }
+    }
+
+    /// The direct path gives the bytes the `Value` path gives, and is not taken when
+    /// something must be redacted.
+    #[test]
+    fn the_execution_plan_attribute_is_the_same_either_way() {
+        let plans = [
+            r#"{"plan_id": "p", "tools": [
+                {"id": "a", "tool": "ci_lookup", "params": {"password": "x"}},
+                {"id": "b", "tool": "ci_aggregate", "depends_on": ["a"],
+                 "output_mapping": {"n": "{a.data.rows[0].count}", "deep": {"k": ["{a}"]}}}]}"#,
+            r#"{"plan_id": "p", "tools": [
+                {"id": "a", "tool": "ci_lookup"},
+                {"id": "b", "tool": "echo",
+                 "output_mapping": {"api_key": "{a.data.key}", "note": "Bearer abcdefgh12"}}]}"#,
+            r#"{"plan_id": "p", "tools": [
+                {"id": "a", "tool": "Bearer abcdefghijkl"},
+                {"id": "b", "tool": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig",
+                 "output_mapping": {"token": null, "x": {"session": "{a}"}}}]}"#,
+        ];
+        for limit in [4096, 60] {
+            let config = TelemetryConfig::default().with_value_limit(limit);
+            for json in plans {
+                let plan = analyzed(json);
+                let value = serde_json::to_value(plan.execution_plan()).unwrap();
+                let general = config.json_attr_owned(value, &[]).0;
+                assert_eq!(execution_plan_json(&plan, &config), general, "{json}");
+            }
+        }
+    }
 }
