@@ -19,6 +19,7 @@ if [[ ! -x /usr/bin/time ]] && command -v apt-get >/dev/null; then
   apt-get install -y time >/dev/null 2>&1 || echo "no /usr/bin/time: RSS from /proc VmHWM polling" >&2
 fi
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rm -rf "$target/criterion" "$target/bench-results"
 cargo bench --no-run
 mkdir -p "$target/bench-results"
@@ -26,7 +27,7 @@ mkdir -p "$target/bench-results"
   echo "cpu:    $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs) ($(nproc) cores online)"
   echo "memory: $(free -h | awk '/^Mem:/ {print $2 " total, " $7 " available"}')"
   echo "kernel: $(uname -sr); $(rustc --version)"
-  echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "load average (1, 5, 15 min) before the build: $load_before; before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "date:   $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 } > "$target/bench-results/machine.txt"
 
@@ -34,6 +35,6 @@ cargo bench --bench scheduling
 cargo bench --bench span_overhead
 cargo bench --bench makespan
 cargo bench --bench export_scale
-echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$target/bench-results/machine.txt"
+echo "load average (1, 5, 15 min) after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$target/bench-results/machine.txt"
 
 python3 benches/report.py "$target"

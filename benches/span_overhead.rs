@@ -361,9 +361,9 @@ fn bare_span_with_links(parent: &tracing::Span, v: &Values) {
 }
 
 /// Times `iters` calls of `f`. With the batch processor its queue is flushed (untimed) every
-/// `burst` calls, so no span is dropped for a full queue and every figure counts the same
-/// work: building the span and handing it to the processor. The export thread's work is
-/// not on the traced code's path and is not counted.
+/// `burst` calls, so no span is dropped for a full queue. Bursts are as many spans as one run
+/// of the plan emits, so our runs and the single spans trigger exports (which run on the
+/// processor's thread, beside the timed code) equally often.
 fn timed(
     iters: u64,
     p: Processor,
@@ -422,6 +422,8 @@ fn span_overhead(c: &mut Criterion) {
     }
     group.finish();
 
+    // Spans per run: tools, levels, `execute`.
+    let burst = n + levels as u64 + 1;
     let sample = sample_tool_span(&orch, &plan);
     let values = Values::of(&sample);
     println!(
@@ -451,12 +453,12 @@ fn span_overhead(c: &mut Criterion) {
             let parent = tracing::info_span!("level", otel.name = "level 3 (parallel)");
             group.bench_function(format!("bare_tracing_otel_{suffix}"), |b| {
                 b.iter_custom(|iters| {
-                    timed(iters, p, &provider, 512, || bare_span(&parent, &values))
+                    timed(iters, p, &provider, burst, || bare_span(&parent, &values))
                 })
             });
             group.bench_function(format!("bare_tracing_otel_links_{suffix}"), |b| {
                 b.iter_custom(|iters| {
-                    timed(iters, p, &provider, 512, || {
+                    timed(iters, p, &provider, burst, || {
                         bare_span_with_links(&parent, &values)
                     })
                 })
@@ -468,7 +470,7 @@ fn span_overhead(c: &mut Criterion) {
         let name = sample.name.clone();
         group.bench_function(format!("otel_sdk_{suffix}"), |b| {
             b.iter_custom(|iters| {
-                timed(iters, p, &provider, 512, || {
+                timed(iters, p, &provider, burst, || {
                     let mut span = tracer
                         .span_builder(name.clone())
                         .with_attributes(sample.attributes.clone())
