@@ -358,3 +358,24 @@ async fn a_host_span_is_the_parent_of_ours() {
     assert_eq!(execute.trace_id, host.trace_id);
     assert!(host.parent_span_id.is_empty());
 }
+
+#[tokio::test]
+async fn parallel_with_is_bounded_on_wide_levels() {
+    let rx = Receiver::start().await;
+    let plan = (0..200).fold(Plan::new("wide"), |p, i| {
+        p.with_tool(ToolSpec::new(format!("t{i:03}"), "echo"))
+    });
+    traced_run(
+        rx.grpc_url(),
+        OtlpProtocol::Grpc,
+        plan,
+        TelemetryConfig::default(),
+    )
+    .await;
+    let spans = rx.wait_for(202, Duration::from_secs(5)).await;
+    let t0 = tool(&spans, "t000");
+    let listed = strings(t0.attr(attr::PARALLEL_WITH));
+    assert_eq!(listed.len(), attr::MAX_PARALLEL_WITH);
+    assert_eq!(listed[0], "t001");
+    assert_eq!(t0.attr(attr::PARALLEL_WITH_COUNT), &Attr::I(199));
+}

@@ -80,13 +80,17 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::invalid(format!("cannot start the runtime: {e}")))?;
-    let result = runtime.block_on(async {
-        runner
-            .run_until(&query, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-    });
+    // Driven from a task on the runtime, not from `block_on`'s thread: a tool's completion
+    // then wakes the scheduler without a cross-thread hop.
+    let result = runtime
+        .block_on(runtime.spawn(async move {
+            runner
+                .run_until(&query, async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+        }))
+        .map_err(|e| Failure::invalid(format!("the run stopped unexpectedly: {e}")))?;
     drop(runtime);
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         eprint!("\r\x1b[2K");

@@ -40,6 +40,12 @@ pub const EXECUTION_MODE: &str = "orchestration.execution_mode";
 pub const EXECUTION_ORDER_INDEX: &str = "orchestration.execution_order_index";
 /// Other tools of the same group (string array).
 pub const PARALLEL_WITH: &str = "orchestration.parallel_with";
+/// How many other tools the group has, set when [`PARALLEL_WITH`] lists only the first
+/// [`MAX_PARALLEL_WITH`] of them.
+pub const PARALLEL_WITH_COUNT: &str = "orchestration.parallel_with_count";
+/// The most ids [`PARALLEL_WITH`] lists: without a bound a level of n tools would put n²
+/// ids on the wire.
+pub const MAX_PARALLEL_WITH: usize = 128;
 /// All dependencies, explicit and implicit (string array).
 pub const DEPENDS_ON: &str = "orchestration.depends_on";
 /// The tools of a level (string array, on level spans).

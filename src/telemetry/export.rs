@@ -556,7 +556,7 @@ impl TelemetryGuard {
             .clone();
         if last_error.is_none() && exported < ended {
             last_error = Some(format!(
-                "no answer within the {} ms shutdown timeout",
+                "dropped from a full queue or not answered within the {} ms shutdown timeout",
                 timeout.as_millis()
             ));
         }

@@ -219,7 +219,13 @@ impl RunSpans {
         let ids = self.ids(plan);
         let group = &plan.groups()[rec.group].tools;
         let others = group.iter().copied().filter(|&t| t != i);
-        span.set_attribute(attr::PARALLEL_WITH, id_array(ids, others));
+        span.set_attribute(
+            attr::PARALLEL_WITH,
+            id_array(ids, others.take(attr::MAX_PARALLEL_WITH)),
+        );
+        if group.len() - 1 > attr::MAX_PARALLEL_WITH {
+            span.set_attribute(attr::PARALLEL_WITH_COUNT, (group.len() - 1) as i64);
+        }
         let deps = plan.dependencies(i);
         span.set_attribute(attr::DEPENDS_ON, id_array(ids, deps.iter().copied()));
         for &d in deps {
