@@ -98,14 +98,12 @@ fn a_full_queue_drops_spans_and_counts_them_once() {
     );
 }
 
-// 3. Slow or rejecting collector.
-#[tokio::test]
-async fn an_unavailable_collector_is_retried_until_the_data_arrives() {
-    let rx = Receiver::start().await;
-    rx.behaviour()
-        .unavailable_first
-        .store(2, std::sync::atomic::Ordering::SeqCst);
-    let (guard, subscriber) = pipeline(rx.grpc_url(), OtlpProtocol::Grpc);
+/// Runs `examples/plans/parallel.json` (6 spans) exporting to `endpoint`, then shuts down.
+async fn export_parallel_plan(
+    endpoint: String,
+    protocol: OtlpProtocol,
+) -> orchestrace::telemetry::ExportSummary {
+    let (guard, subscriber) = pipeline(endpoint, protocol);
     let orch = Orchestrator::default();
     let plan = orch
         .analyze(Plan::from_path("examples/plans/parallel.json").unwrap())
@@ -117,6 +115,17 @@ async fn an_unavailable_collector_is_retried_until_the_data_arrives() {
     let summary = tokio::task::spawn_blocking(move || guard.shutdown())
         .await
         .unwrap();
+    summary
+}
+
+// 3. Slow or rejecting collector.
+#[tokio::test]
+async fn an_unavailable_collector_is_retried_until_the_data_arrives() {
+    let rx = Receiver::start().await;
+    rx.behaviour()
+        .unavailable_first
+        .store(2, std::sync::atomic::Ordering::SeqCst);
+    let summary = export_parallel_plan(rx.grpc_url(), OtlpProtocol::Grpc).await;
     assert_eq!(summary.dropped, 0, "{summary:?}");
     assert_eq!(summary.exported, 6);
     assert_eq!(summary.warning(), None);
@@ -130,18 +139,7 @@ async fn a_rejecting_collector_is_not_retried_and_is_counted() {
     rx.behaviour()
         .reject_http
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let (guard, subscriber) = pipeline(rx.http_url(), OtlpProtocol::HttpProtobuf);
-    let orch = Orchestrator::default();
-    let plan = orch
-        .analyze(Plan::from_path("examples/plans/parallel.json").unwrap())
-        .unwrap();
-    {
-        let _d = tracing::subscriber::set_default(subscriber);
-        orch.run(&plan).await;
-    }
-    let summary = tokio::task::spawn_blocking(move || guard.shutdown())
-        .await
-        .unwrap();
+    let summary = export_parallel_plan(rx.http_url(), OtlpProtocol::HttpProtobuf).await;
     assert_eq!(summary.exported, 0);
     assert_eq!(summary.dropped, 6);
     assert_eq!(rx.attempts(), 1, "HTTP 400 is final: no retry");
