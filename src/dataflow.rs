@@ -207,7 +207,7 @@ impl Template {
 }
 
 /// "a string", "an object", …: a JSON value's type for messages.
-pub(crate) fn type_name(v: &Value) -> &'static str {
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

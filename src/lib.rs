@@ -27,37 +27,62 @@
 //! assert_eq!(report.tool("aggregate").unwrap().output.as_ref().unwrap()["total"], 70.0);
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
+//!
+//! ## Modules, in pipeline order
+//!
+//! Each module uses only the ones before it.
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`plan`] | the plan format: tools, params, mappings, policies; located errors |
+//! | [`dataflow`] | data-flow templates (`{tool.data.rows[0].count}`) and their resolution |
+//! | [`graph`] | the dependency graph: implicit dependencies, cycles, levels, critical path |
+//! | [`schedule`] | strategy, execution groups and the execution plan of an analyzed plan |
+//! | [`content`] | what values may leave the process: capture, redaction, limits |
+//! | [`semconv`] | span names, event names and attribute keys, shared by writer and reader |
+//! | [`run`] | the run model: what each tool did and the run's summary |
+//! | [`propagation`] | W3C trace context and baggage across process boundaries |
+//! | [`execute`] | the dataflow executor, the tool contract and the observer seam |
+//! | `tools` | the built-in tools ([`ToolRegistry::with_builtins`]) |
+//! | [`telemetry`] | the span observer and the OTLP export pipeline |
+//! | [`pipeline`] | ROUTE+PLAN → VALIDATE → EXECUTE → COMPOSE → PRESENT ([`Runner`]) |
+//!
+//! ## Features
+//!
+//! - `grpc` (default): OTLP export over gRPC.
+//! - `http-proto` (default): OTLP export over HTTP/protobuf.
+//! - `http-tool` (default): the built-in `http` tool.
+//!
+//! The inspector (`orchestrace-inspect`) and the command line (`orchestrace-cli`) are crates of
+//! their own: a host app that adds this library compiles neither.
 #![forbid(unsafe_code)]
 
-mod analysis;
-mod dataflow;
-mod error;
-mod execute;
-pub mod inspect;
-mod pipeline;
-mod plan;
-mod schedule;
+pub mod plan;
+pub mod dataflow;
+pub mod graph;
+pub mod schedule;
+pub mod content;
+pub mod semconv;
+pub mod run;
+pub mod propagation;
+pub mod execute;
+mod tools;
 pub mod telemetry;
+pub mod pipeline;
 
-pub use analysis::{critical_path, level_barrier, levels_of, DependencyGraph, ToolDependencies};
 pub use async_trait::async_trait;
-pub use dataflow::{Mapping, Part, Reference, ResolveError, Step, Template, TemplateError};
-pub use error::{PlanError, PlanErrorKind};
-pub use execute::{
-    Attempt, DataFlowInput, Orchestrator, OrchestratorBuilder, Progress, RunReport, RunSummary,
-    Tool, ToolContext, ToolError, ToolRegistry, ToolRun, ToolStatus, DEFAULT_RETRY_BACKOFF,
-    MAX_RETRY_BACKOFF,
-};
-pub use pipeline::{
-    Answer, Composer, DefaultComposer, DefaultPolicy, DefaultPresenter, OrchestrationTrace,
-    PlanTrace, Planner, Policy, Presenter, RouterPlanner, RunError, RunResult, Runner,
-    RunnerBuilder, StageError, StageRecord, StaticPlanner, DEFAULT_EXECUTE_ASSET, DEFAULT_WORKFLOW,
-};
-pub use plan::{
-    OnFailure, Plan, Strategy, StrategyChoice, ToolSpec, DEFAULT_MAX_CONCURRENCY, MAX_PLAN_BYTES,
-};
-pub use schedule::{
-    analyze, AnalyzedPlan, ExecutionGroup, ExecutionMode, ExecutionPlan, Group, ToolInfo,
-};
-pub use telemetry::{Redactor, TelemetryConfig};
+pub use execute::{Orchestrator, Tool, ToolContext, ToolRegistry};
+pub use pipeline::Runner;
+pub use plan::{Plan, PlanError};
+pub use run::{RunReport, ToolError};
+pub use telemetry::{init, Telemetry};
+
+impl Orchestrator {
+    /// A builder, starting from the built-in tools and the span observer (every run becomes
+    /// the span tree of [`telemetry`]).
+    pub fn builder() -> execute::OrchestratorBuilder {
+        execute::OrchestratorBuilder::bare()
+            .with_registry(ToolRegistry::with_builtins())
+            .with_named_observer("spans", std::sync::Arc::new(telemetry::observe_spans))
+    }
+}

@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::analysis::{build_graph, DependencyGraph};
-use crate::error::{PlanError, PlanErrorKind};
+use crate::graph::{build_graph, DependencyGraph};
+use crate::plan::{PlanError, PlanErrorKind};
 use crate::plan::{Plan, Strategy, StrategyChoice};
 
 /// Whether a group runs more than one tool at once.

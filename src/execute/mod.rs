@@ -10,37 +10,38 @@
 //! with `fail_fast` the first failure cancels what is running and what has not started.
 //! Dropping the run future aborts the tasks in flight and ends their spans as `cancelled`.
 //!
-//! The executor records plain facts in [`RunReport`]; spans are emitted from those facts by
-//! [`telemetry`](crate::telemetry) as they happen.
+//! The executor records plain facts in a [`RunReport`] and reports each as it happens to the
+//! run's [observers](Observer): spans, the progress line and metrics are observers.
 
-mod builtins;
 mod cache;
-mod http_tool;
-mod report;
+mod call;
+mod observer;
 mod tool;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::FutureExt;
 use serde_json::{Map, Value};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-pub use report::{Attempt, DataFlowInput, RunReport, RunSummary, ToolRun, ToolStatus};
-pub use tool::{Tool, ToolContext, ToolError, ToolRegistry};
+pub use observer::{Fallback, Observer, ObserverFactory, Progress, Retry, RunStart};
+pub use tool::{Tool, ToolContext, ToolRegistry};
 
-use crate::analysis::critical_path;
-use crate::error::PlanError;
+use crate::content::TelemetryConfig;
+use crate::plan::PlanError;
+use crate::graph::critical_path;
 use crate::plan::{OnFailure, Plan, Strategy};
+use crate::run::{ms, DataFlowInput, RunReport, RunSummary, ToolError, ToolRun, ToolStatus};
 use crate::schedule::{analyze, AnalyzedPlan};
-use crate::telemetry::{RunSpans, TelemetryConfig};
 use cache::ResultCache;
-pub(crate) use report::ms;
+use call::{Call, Fact, Outcome};
+use observer::{NamedFactory, Observers, ProgressObserver};
 
 /// Default base delay of the exponential retry backoff.
 pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
@@ -56,33 +57,33 @@ pub struct Orchestrator {
 #[derive(Debug)]
 struct Inner {
     registry: ToolRegistry,
-    progress: Option<ProgressFn>,
+    observers: Vec<NamedFactory>,
     retry_backoff: Duration,
     cache: ResultCache,
     telemetry: Arc<TelemetryConfig>,
 }
 
-/// Builds an [`Orchestrator`].
+/// Builds an [`Orchestrator`]. [`Orchestrator::builder`] starts from the built-in tools and
+/// the span observer; [`OrchestratorBuilder::bare`] from nothing.
 #[derive(Debug)]
 pub struct OrchestratorBuilder {
     registry: ToolRegistry,
-    progress: Option<ProgressFn>,
+    observers: Vec<NamedFactory>,
     retry_backoff: Duration,
     telemetry: TelemetryConfig,
 }
 
-impl Default for OrchestratorBuilder {
-    fn default() -> Self {
+impl OrchestratorBuilder {
+    /// No tools, no observers: the executor alone.
+    pub fn bare() -> Self {
         OrchestratorBuilder {
-            registry: ToolRegistry::with_builtins(),
-            progress: None,
+            registry: ToolRegistry::new(),
+            observers: Vec::new(),
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             telemetry: TelemetryConfig::default(),
         }
     }
-}
 
-impl OrchestratorBuilder {
     /// Uses this registry instead of the built-in tools.
     pub fn with_registry(mut self, registry: ToolRegistry) -> Self {
         self.registry = registry;
@@ -98,8 +99,21 @@ impl OrchestratorBuilder {
 
     /// Calls `f` whenever a tool starts or ends, with the run's counts (for progress displays;
     /// keep it cheap, it runs on the scheduler).
-    pub fn with_progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
-        self.progress = Some(ProgressFn(Arc::new(f)));
+    pub fn with_progress(self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.with_named_observer("progress", ProgressObserver::factory(Arc::new(f)))
+    }
+
+    /// Adds an observer of every run: `make` is called at the start of each run and the
+    /// [`Observer`] it returns is told that run's facts (after the observers added before it).
+    pub fn with_observer(
+        self,
+        make: impl for<'a> Fn(&RunStart<'a>) -> Box<dyn Observer + 'a> + Send + Sync + 'static,
+    ) -> Self {
+        self.with_named_observer("observer", Arc::new(make))
+    }
+
+    pub(crate) fn with_named_observer(mut self, name: &'static str, make: ObserverFactory) -> Self {
+        self.observers.push(NamedFactory { name, make });
         self
     }
 
@@ -114,7 +128,7 @@ impl OrchestratorBuilder {
         Orchestrator {
             inner: Arc::new(Inner {
                 registry: self.registry,
-                progress: self.progress,
+                observers: self.observers,
                 retry_backoff: self.retry_backoff,
                 cache: ResultCache::default(),
                 telemetry: Arc::new(self.telemetry),
@@ -129,40 +143,7 @@ impl Default for Orchestrator {
     }
 }
 
-/// A run's counts, reported to [`OrchestratorBuilder::with_progress`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    /// Tools in the plan.
-    pub total: usize,
-    /// Tools that have ended (any status).
-    pub done: usize,
-    /// Tools running now.
-    pub running: usize,
-}
-
-#[derive(Clone)]
-struct ProgressFn(Arc<dyn Fn(Progress) + Send + Sync>);
-
-impl std::fmt::Debug for ProgressFn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProgressFn")
-    }
-}
-
-/// What a finished tool task reports back to the scheduler.
-struct Outcome {
-    result: Result<Value, ToolError>,
-    attempts: Vec<Attempt>,
-    retry_count: u32,
-    fallback_used: bool,
-}
-
 impl Orchestrator {
-    /// A builder, starting from the built-in tools.
-    pub fn builder() -> OrchestratorBuilder {
-        OrchestratorBuilder::default()
-    }
-
     /// An orchestrator over the given registry, with default settings.
     pub fn new(registry: ToolRegistry) -> Self {
         Self::builder().with_registry(registry).build()
@@ -207,16 +188,22 @@ impl Orchestrator {
     where
         C: Future<Output = ()>,
     {
-        let spans = RunSpans::start(plan, self.inner.telemetry.clone());
-        if let Some(asset) = asset_id {
-            spans
-                .execute_span()
-                .record(crate::telemetry::attributes::ASSET_ID, asset);
-        }
-        let execute_span = spans.execute_span().clone();
-        Run::new(self, plan, spans)
+        let start = RunStart {
+            plan,
+            content: &self.inner.telemetry,
+            asset_id,
+        };
+        let mut observers = Observers(
+            self.inner
+                .observers
+                .iter()
+                .map(|f| (f.make)(&start))
+                .collect(),
+        );
+        let run_span = observers.run_span();
+        Run::new(self, plan, observers)
             .drive(cancel)
-            .instrument(execute_span)
+            .instrument(run_span)
             .await
     }
 }
@@ -225,7 +212,7 @@ impl Orchestrator {
 struct Run<'a> {
     orch: &'a Orchestrator,
     plan: &'a AnalyzedPlan,
-    spans: RunSpans,
+    observers: Observers<'a>,
     t0: Instant,
     started: SystemTime,
     records: Vec<ToolRun>,
@@ -235,14 +222,14 @@ struct Run<'a> {
     ready: BinaryHeap<Reverse<(usize, usize)>>,
     tasks: JoinSet<(usize, Outcome)>,
     task_of: HashMap<tokio::task::Id, usize>,
+    facts: (mpsc::UnboundedSender<(usize, Fact)>, mpsc::UnboundedReceiver<(usize, Fact)>),
     running: usize,
-    done: usize,
     limit: usize,
     stopped: Option<String>,
 }
 
 impl<'a> Run<'a> {
-    fn new(orch: &'a Orchestrator, plan: &'a AnalyzedPlan, spans: RunSpans) -> Self {
+    fn new(orch: &'a Orchestrator, plan: &'a AnalyzedPlan, observers: Observers<'a>) -> Self {
         let p = plan.plan();
         let n = p.tools.len();
         let mut dependents = vec![Vec::new(); n];
@@ -285,7 +272,7 @@ impl<'a> Run<'a> {
         Run {
             orch,
             plan,
-            spans,
+            observers,
             t0: Instant::now(),
             started: SystemTime::now(),
             records,
@@ -295,8 +282,8 @@ impl<'a> Run<'a> {
             ready: BinaryHeap::new(),
             tasks: JoinSet::new(),
             task_of: HashMap::new(),
+            facts: mpsc::unbounded_channel(),
             running: 0,
-            done: 0,
             limit,
             stopped: None,
         }
@@ -324,6 +311,7 @@ impl<'a> Run<'a> {
                 () = &mut cancel, if self.stopped.is_none() => {
                     self.stop("the run was cancelled".to_owned());
                 }
+                Some((i, fact)) = self.facts.1.recv() => self.report_fact(i, fact),
                 joined = self.tasks.join_next_with_id() => match joined {
                     Some(Ok((id, (i, outcome)))) => {
                         self.task_of.remove(&id);
@@ -333,12 +321,7 @@ impl<'a> Run<'a> {
                         // Tool panics are caught per attempt; this is a panic of the task
                         // itself, reported as the tool's failure all the same.
                         if let Some(i) = self.task_of.remove(&e.id()) {
-                            let outcome = Outcome {
-                                result: Err(ToolError::with_kind("panic", e.to_string())),
-                                attempts: Vec::new(),
-                                retry_count: 0,
-                                fallback_used: false,
-                            };
+                            let outcome = Outcome::of(Err(ToolError::with_kind("panic", e.to_string())));
                             self.finish(i, outcome, true);
                         }
                     }
@@ -361,7 +344,34 @@ impl<'a> Run<'a> {
 
     fn make_ready(&mut self, i: usize, now: Duration) {
         self.records[i].ready_at = Some(now);
+        self.observers.tool_ready(&self.records[i]);
         self.ready.push(Reverse((self.plan.order_of(i), i)));
+    }
+
+    /// A retry or fallback reported by a tool's task, told to the observers while the tool
+    /// is still running.
+    fn report_fact(&mut self, i: usize, fact: Fact) {
+        let rec = &self.records[i];
+        if rec.ended_at.is_some() {
+            return;
+        }
+        match &fact {
+            Fact::Retry {
+                attempt,
+                error,
+                delay,
+            } => self.observers.retry(
+                rec,
+                Retry {
+                    attempt: *attempt,
+                    error,
+                    delay: *delay,
+                },
+            ),
+            Fact::Fallback { tool, error } => {
+                self.observers.fallback(rec, Fallback { tool, error })
+            }
+        }
     }
 
     fn start_ready(&mut self) {
@@ -418,30 +428,22 @@ impl<'a> Run<'a> {
         let cached = spec
             .cache_ttl_ms
             .and_then(|_| self.orch.inner.cache.get(&spec.tool, &input));
-        let span = self.spans.tool_started(self.plan, i, &self.records[i]);
+        let span = self.observers.tool_started(&self.records[i]);
         if let Some(error) = failure {
-            let outcome = Outcome {
-                result: Err(error),
-                attempts: Vec::new(),
-                retry_count: 0,
-                fallback_used: false,
-            };
+            let outcome = Outcome::of(Err(error));
             self.finish(i, outcome, false);
             return;
         }
         if let Some(output) = cached {
             self.records[i].cache_hit = true;
-            let outcome = Outcome {
-                result: Ok(output),
-                attempts: Vec::new(),
-                retry_count: 0,
-                fallback_used: false,
-            };
+            let outcome = Outcome::of(Ok(output));
             self.finish(i, outcome, false);
             return;
         }
 
         let call = Call {
+            index: i,
+            facts: self.facts.0.clone(),
             tool_id: spec.id.clone(),
             tool_type: spec.tool.clone(),
             primary: self
@@ -465,14 +467,12 @@ impl<'a> Run<'a> {
             backoff: self.orch.inner.retry_backoff,
             t0: self.t0,
             span: span.clone(),
-            telemetry: self.orch.inner.telemetry.clone(),
         };
         self.running += 1;
         let handle = self
             .tasks
             .spawn(async move { (i, call.run(input).await) }.instrument(span));
         self.task_of.insert(handle.id(), i);
-        self.report_progress();
     }
 
     /// Records a tool's outcome; `from_task` when it ran in a task (not a cache hit or a
@@ -482,7 +482,6 @@ impl<'a> Run<'a> {
         if from_task {
             self.running -= 1;
         }
-        self.done += 1;
         let spec = &self.plan.plan().tools[i];
         let rec = &mut self.records[i];
         rec.ended_at = Some(now);
@@ -511,8 +510,7 @@ impl<'a> Run<'a> {
             }
         }
         let ok = self.records[i].status == ToolStatus::Ok;
-        self.spans.tool_ended(self.plan, i, &self.records[i]);
-        self.report_progress();
+        self.observers.tool_ended(&self.records[i]);
         if ok {
             for k in 0..self.dependents[i].len() {
                 let d = self.dependents[i][k];
@@ -560,16 +558,6 @@ impl<'a> Run<'a> {
             .unwrap_or_else(|| "a dependency did not succeed".to_owned())
     }
 
-    fn report_progress(&mut self) {
-        if let Some(p) = &self.orch.inner.progress {
-            (p.0)(Progress {
-                total: self.records.len(),
-                done: self.done,
-                running: self.running,
-            });
-        }
-    }
-
     fn end_unfinished(&mut self, i: usize, status: ToolStatus, reason: String) {
         let now = self.now();
         let rec = &mut self.records[i];
@@ -579,13 +567,7 @@ impl<'a> Run<'a> {
         rec.status = status;
         rec.reason = Some(reason);
         rec.ended_at = Some(now);
-        self.done += 1;
-        if rec.started_at.is_some() {
-            self.spans.tool_ended(self.plan, i, &self.records[i]);
-        } else {
-            self.spans
-                .tool_never_started(self.plan, i, &self.records[i]);
-        }
+        self.observers.tool_ended(&self.records[i]);
     }
 
     fn report(mut self) -> RunReport {
@@ -609,7 +591,7 @@ impl<'a> Run<'a> {
             critical_path_ms,
         };
         let report = RunReport {
-            trace_id: self.spans.trace_id(),
+            trace_id: self.observers.trace_id(),
             plan_id: self.plan.plan().plan_id.clone(),
             strategy: self.plan.strategy(),
             started: self.started,
@@ -618,128 +600,8 @@ impl<'a> Run<'a> {
             execution_plan: self.plan.execution_plan(),
             summary,
         };
-        self.spans.finish(&report);
+        self.observers.run_finished(&report);
         report
     }
 }
 
-/// One tool's calls: attempts with timeouts, retries, fallback.
-struct Call {
-    tool_id: String,
-    tool_type: String,
-    primary: Arc<dyn Tool>,
-    fallback: Option<(String, Arc<dyn Tool>)>,
-    timeout: Option<Duration>,
-    retries: u32,
-    backoff: Duration,
-    t0: Instant,
-    span: tracing::Span,
-    telemetry: Arc<TelemetryConfig>,
-}
-
-impl Call {
-    async fn run(self, input: Value) -> Outcome {
-        let mut attempts = Vec::new();
-        let mut delay = self.backoff;
-        let mut last_err = None;
-        for attempt in 0..=self.retries {
-            if attempt > 0 {
-                crate::telemetry::retry_event(
-                    &self.telemetry,
-                    &self.span,
-                    attempt,
-                    last_err.as_ref(),
-                    delay,
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(MAX_RETRY_BACKOFF);
-            }
-            let result = self
-                .attempt(
-                    &self.primary,
-                    &self.tool_type,
-                    attempt,
-                    &input,
-                    &mut attempts,
-                )
-                .await;
-            match result {
-                Ok(output) => {
-                    return Outcome {
-                        result: Ok(output),
-                        attempts,
-                        retry_count: attempt,
-                        fallback_used: false,
-                    }
-                }
-                Err(e) => last_err = Some(e),
-            }
-        }
-        if let Some((fb_type, fb)) = &self.fallback {
-            crate::telemetry::fallback_event(
-                &self.telemetry,
-                &self.span,
-                fb_type,
-                last_err.as_ref(),
-            );
-            let result = self
-                .attempt(fb, fb_type, self.retries + 1, &input, &mut attempts)
-                .await;
-            return Outcome {
-                result,
-                attempts,
-                retry_count: self.retries,
-                fallback_used: true,
-            };
-        }
-        Outcome {
-            result: Err(last_err.expect("at least one attempt")),
-            attempts,
-            retry_count: self.retries,
-            fallback_used: false,
-        }
-    }
-
-    async fn attempt(
-        &self,
-        tool: &Arc<dyn Tool>,
-        tool_type: &str,
-        attempt: u32,
-        input: &Value,
-        attempts: &mut Vec<Attempt>,
-    ) -> Result<Value, ToolError> {
-        let ctx = ToolContext {
-            tool_id: self.tool_id.clone(),
-            tool_type: tool_type.to_owned(),
-            attempt,
-            span: self.span.clone(),
-        };
-        let start = self.t0.elapsed();
-        let call = AssertUnwindSafe(tool.call(input.clone(), &ctx)).catch_unwind();
-        let result = match self.timeout {
-            Some(limit) => match tokio::time::timeout(limit, call).await {
-                Ok(r) => r,
-                Err(_) => Ok(Err(ToolError::with_kind(
-                    "timeout",
-                    format!("no result within {} ms", limit.as_millis()),
-                ))),
-            },
-            None => call.await,
-        };
-        let result = result.unwrap_or_else(|payload| {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "the tool panicked".to_owned());
-            Err(ToolError::with_kind("panic", msg))
-        });
-        attempts.push(Attempt {
-            tool: tool_type.to_owned(),
-            start,
-            end: self.t0.elapsed(),
-            error: result.as_ref().err().cloned(),
-        });
-        result
-    }
-}

@@ -1,5 +1,5 @@
-//! The tool contract: [`Tool`], its [`ToolContext`], its [`ToolError`], and the
-//! [`ToolRegistry`] that maps tool types to implementations.
+//! The tool contract: [`Tool`], its [`ToolContext`], and the [`ToolRegistry`] that maps tool
+//! types to implementations. A tool fails with a [`ToolError`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -7,8 +7,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::run::ToolError;
 
 /// A tool: an async function from an input JSON value to an output JSON value.
 ///
@@ -76,7 +77,7 @@ impl ToolContext {
     /// one) into `carrier` — the headers of an HTTP request, gRPC metadata, message headers —
     /// so the remote service's spans become children of this tool's span. Returns `false`,
     /// writing nothing, when the call is not traced (no OpenTelemetry layer, a detached
-    /// context). See [`telemetry::inject`](crate::telemetry::inject).
+    /// context). See [`propagation::inject`](crate::propagation::inject).
     ///
     /// ```
     /// use orchestrace::{Tool, ToolContext, ToolError};
@@ -96,43 +97,12 @@ impl ToolContext {
     /// ```
     pub fn inject<C>(&self, carrier: &mut C) -> bool
     where
-        C: crate::telemetry::InjectCarrier + ?Sized,
+        C: crate::propagation::InjectCarrier + ?Sized,
     {
-        crate::telemetry::inject(&self.span, carrier)
+        crate::propagation::inject(&self.span, carrier)
     }
 }
 
-/// A failed tool call: a short machine-readable kind (exported as `error.type`) and a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ToolError {
-    /// Short class of the error, e.g. `timeout`, `panic`, `data_flow`, `tool_error`.
-    pub kind: String,
-    /// Human-readable message.
-    pub message: String,
-}
-
-impl ToolError {
-    /// An error of kind `tool_error`.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self::with_kind("tool_error", message)
-    }
-
-    /// An error of the given kind.
-    pub fn with_kind(kind: impl Into<String>, message: impl Into<String>) -> Self {
-        ToolError {
-            kind: kind.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for ToolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.message)
-    }
-}
-
-impl std::error::Error for ToolError {}
 
 struct FnTool<F>(F);
 
@@ -163,14 +133,6 @@ impl ToolRegistry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// A registry holding the built-in tools (`echo`, `sleep`, `fail`, `http`, `ci_lookup`,
-    /// `ci_aggregate`).
-    pub fn with_builtins() -> Self {
-        let mut r = Self::new();
-        super::builtins::register(&mut r);
-        r
     }
 
     /// Registers (or replaces) a tool type.

@@ -32,11 +32,12 @@ pub use builtins::{
     DefaultComposer, DefaultPolicy, DefaultPresenter, RouterPlanner, StaticPlanner,
 };
 
-use crate::error::PlanError;
-use crate::execute::{Orchestrator, RunReport, ToolRegistry};
+use crate::plan::PlanError;
+use crate::execute::{Orchestrator, ToolRegistry};
+use crate::run::RunReport;
 use crate::plan::Plan;
 use crate::schedule::{AnalyzedPlan, ExecutionGroup};
-use crate::telemetry::attributes as attr;
+use crate::semconv as attr;
 
 /// Default workflow name (the root span is `invoke_workflow {workflow}`).
 pub const DEFAULT_WORKFLOW: &str = "orchestrace";
@@ -256,6 +257,7 @@ impl fmt::Debug for Runner {
 }
 
 /// Builds a [`Runner`].
+#[derive(Debug)]
 pub struct RunnerBuilder {
     runner: Runner,
 }

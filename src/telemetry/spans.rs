@@ -20,8 +20,6 @@
 //! tool span of the group, and cloning an `Arc` there instead of a `String` keeps that
 //! attribute to a reference-count increment per entry.
 
-use std::time::Duration;
-
 use opentelemetry::trace::{SpanContext, Status, TraceContextExt};
 use opentelemetry::{Array, KeyValue, StringValue, Value as OtelValue};
 use serde_json::{Map, Value};
@@ -29,10 +27,11 @@ use tracing::field::Empty;
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::attributes as attr;
-use super::TelemetryConfig;
-use crate::execute::{ms, DataFlowInput, RunReport, ToolError, ToolRun, ToolStatus};
+use crate::content::{json_limited, TelemetryConfig};
+use crate::execute::{Fallback, Observer, Retry, RunStart};
+use crate::run::{ms, DataFlowInput, RunReport, ToolError, ToolRun, ToolStatus};
 use crate::schedule::AnalyzedPlan;
+use crate::semconv as attr;
 use std::sync::Arc;
 
 fn string_array(items: Vec<String>) -> OtelValue {
@@ -46,9 +45,10 @@ fn id_array(ids: &[StringValue], tools: impl Iterator<Item = usize>) -> OtelValu
     OtelValue::Array(Array::String(tools.map(|t| ids[t].clone()).collect()))
 }
 
-/// The open spans of one run. Dropping it before [`RunSpans::finish`] (the run future was
-/// dropped) ends every open tool span as `cancelled`.
-pub(crate) struct RunSpans {
+/// The open spans of one run: the span observer. Dropping it before the run finished (the
+/// run future was dropped) ends every open tool span as `cancelled`.
+pub(crate) struct RunSpans<'a> {
+    plan: &'a AnalyzedPlan,
     config: Arc<TelemetryConfig>,
     execute: Span,
     levels: Vec<Option<Span>>,
@@ -64,9 +64,22 @@ pub(crate) struct RunSpans {
     finished: bool,
 }
 
-impl RunSpans {
+/// The observer that makes a run's spans.
+pub(crate) fn observe<'a>(run: &RunStart<'a>) -> Box<dyn Observer + 'a> {
+    RunSpans::observer(run)
+}
+
+impl<'a> RunSpans<'a> {
+    fn observer(run: &RunStart<'a>) -> Box<dyn Observer + 'a> {
+        let spans = RunSpans::start(run.plan, run.content.clone());
+        if let Some(asset) = run.asset_id {
+            spans.execute.record(attr::ASSET_ID, asset);
+        }
+        Box::new(spans)
+    }
+
     /// Opens the `execute` span (a child of the current span).
-    pub(crate) fn start(plan: &AnalyzedPlan, config: Arc<TelemetryConfig>) -> Self {
+    fn start(plan: &'a AnalyzedPlan, config: Arc<TelemetryConfig>) -> Self {
         let strategy = plan.strategy().as_str();
         let execute = tracing::info_span!(
             "execute",
@@ -87,6 +100,7 @@ impl RunSpans {
         }
         let n = plan.plan().tools.len();
         RunSpans {
+            plan,
             config,
             execute,
             levels: vec![None; plan.groups().len()],
@@ -98,17 +112,6 @@ impl RunSpans {
             secrets: Vec::new(),
             finished: false,
         }
-    }
-
-    pub(crate) fn execute_span(&self) -> &Span {
-        &self.execute
-    }
-
-    /// The trace id of the run's spans, when an OpenTelemetry layer records them.
-    pub(crate) fn trace_id(&self) -> Option<String> {
-        let cx = self.execute.context();
-        let sc = cx.span().span_context().clone();
-        sc.is_valid().then(|| sc.trace_id().to_string())
     }
 
     /// The interned tool ids (built on the first call).
@@ -246,27 +249,9 @@ impl RunSpans {
         span
     }
 
-    /// Opens the tool's span as it starts; the returned span instruments the tool's task.
-    pub(crate) fn tool_started(&mut self, plan: &AnalyzedPlan, i: usize, rec: &ToolRun) -> Span {
-        let span = self.tool_span(plan, i, rec, Some(ms(rec.queue_wait())));
-        self.tools[i] = Some(span.clone());
-        span
-    }
-
-    /// Records the outcome on the tool's span and ends it (and its level, if it was the last).
-    pub(crate) fn tool_ended(&mut self, plan: &AnalyzedPlan, i: usize, rec: &ToolRun) {
-        let Some(span) = self.tools[i].take() else {
-            return;
-        };
-        self.record_outcome(&span, rec);
-        drop(span);
-        self.level_done(rec.group);
-        let _ = plan;
-    }
-
     /// A span for a tool that never started (skipped or cancelled before its start).
-    pub(crate) fn tool_never_started(&mut self, plan: &AnalyzedPlan, i: usize, rec: &ToolRun) {
-        let span = self.tool_span(plan, i, rec, None);
+    fn tool_never_started(&mut self, rec: &ToolRun) {
+        let span = self.tool_span(self.plan, rec.index, rec, None);
         self.record_outcome(&span, rec);
         drop(span);
         self.level_done(rec.group);
@@ -340,9 +325,66 @@ impl RunSpans {
             span.set_status(Status::error(config.text_attr(message, secrets)));
         }
     }
+}
+
+impl<'a> Observer for RunSpans<'a> {
+    fn run_span(&mut self) -> Span {
+        self.execute.clone()
+    }
+
+    /// Opens the tool's span as it starts; the returned span instruments the tool's task.
+    fn tool_started(&mut self, rec: &ToolRun) -> Span {
+        let span = self.tool_span(self.plan, rec.index, rec, Some(ms(rec.queue_wait())));
+        self.tools[rec.index] = Some(span.clone());
+        span
+    }
+
+    /// A `retry` event on the tool span, at the moment the retry is scheduled.
+    fn retry(&mut self, rec: &ToolRun, retry: Retry<'_>) {
+        let Some(span) = &self.tools[rec.index] else {
+            return;
+        };
+        let message = self.config.text_attr(&retry.error.message, &self.secrets);
+        tracing::info!(
+            parent: span,
+            attempt = i64::from(retry.attempt),
+            error.type = retry.error.kind.as_str(),
+            error.message = %message,
+            backoff_ms = ms(retry.delay),
+            "retry"
+        );
+    }
+
+    /// A `fallback` event on the tool span, when the fallback tool type takes over.
+    fn fallback(&mut self, rec: &ToolRun, fallback: Fallback<'_>) {
+        let Some(span) = &self.tools[rec.index] else {
+            return;
+        };
+        let message = self.config.text_attr(&fallback.error.message, &self.secrets);
+        tracing::info!(
+            parent: span,
+            fallback = fallback.tool,
+            error.type = fallback.error.kind.as_str(),
+            error.message = %message,
+            "fallback"
+        );
+    }
+
+    /// Records the outcome on the tool's span and ends it (and its level, if it was the last).
+    fn tool_ended(&mut self, rec: &ToolRun) {
+        if rec.started_at.is_none() {
+            return self.tool_never_started(rec);
+        }
+        let Some(span) = self.tools[rec.index].take() else {
+            return;
+        };
+        self.record_outcome(&span, rec);
+        drop(span);
+        self.level_done(rec.group);
+    }
 
     /// Ends the run: totals and critical path on the `execute` span.
-    pub(crate) fn finish(mut self, report: &RunReport) {
+    fn run_finished(&mut self, report: &RunReport) {
         let s = &report.summary;
         let e = &self.execute;
         e.record(attr::TOTAL_DURATION_MS, s.total_duration_ms);
@@ -360,9 +402,16 @@ impl RunSpans {
         e.record(attr::STATUS, status);
         self.finished = true;
     }
+
+    /// The trace id of the run's spans, when an OpenTelemetry layer records them.
+    fn trace_id(&self) -> Option<String> {
+        let cx = self.execute.context();
+        let sc = cx.span().span_context().clone();
+        sc.is_valid().then(|| sc.trace_id().to_string())
+    }
 }
 
-impl Drop for RunSpans {
+impl Drop for RunSpans<'_> {
     fn drop(&mut self) {
         if self.finished {
             return;
@@ -397,7 +446,7 @@ fn execution_plan_json(plan: &AnalyzedPlan, config: &TelemetryConfig) -> String 
         .flat_map(|g| &g.tools_info)
         .all(|t| !r.is_secret_value(&t.tool_type) && !r.would_redact_map(&t.output_mapping));
     if nothing_to_redact {
-        super::redact::json_limited(&ep, config.value_limit()).0
+        json_limited(&ep, config.value_limit()).0
     } else {
         let value = serde_json::to_value(&ep).unwrap_or(Value::Null);
         config.json_attr_owned(value, &[]).0
@@ -422,7 +471,7 @@ fn data_flow_json(config: &TelemetryConfig, secrets: &[String], rec: &ToolRun) -
         });
     if nothing_to_redact {
         return Some(
-            super::redact::json_limited(&FlowView(&rec.data_flow), config.value_limit()).0,
+            json_limited(&FlowView(&rec.data_flow), config.value_limit()).0,
         );
     }
     let mut flow = Map::new();
@@ -492,46 +541,6 @@ pub(crate) fn json_size(value: &Value) -> usize {
     let mut c = Count(0);
     serde_json::to_writer(&mut c, value).expect("counting cannot fail");
     c.0
-}
-
-/// A `retry` event on the tool span, at the moment the retry is scheduled.
-pub(crate) fn retry_event(
-    config: &TelemetryConfig,
-    span: &Span,
-    attempt: u32,
-    error: Option<&ToolError>,
-    delay: Duration,
-) {
-    let (kind, message) = error.map_or(("", String::new()), |e| {
-        (e.kind.as_str(), config.text_attr(&e.message, &[]))
-    });
-    tracing::info!(
-        parent: span,
-        attempt = i64::from(attempt),
-        error.type = kind,
-        error.message = %message,
-        backoff_ms = ms(delay),
-        "retry"
-    );
-}
-
-/// A `fallback` event on the tool span, when the fallback tool type takes over.
-pub(crate) fn fallback_event(
-    config: &TelemetryConfig,
-    span: &Span,
-    fallback: &str,
-    error: Option<&ToolError>,
-) {
-    let (kind, message) = error.map_or(("", String::new()), |e| {
-        (e.kind.as_str(), config.text_attr(&e.message, &[]))
-    });
-    tracing::info!(
-        parent: span,
-        fallback,
-        error.type = kind,
-        error.message = %message,
-        "fallback"
-    );
 }
 
 #[cfg(test)]

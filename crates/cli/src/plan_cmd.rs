@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use orchestrace::{AnalyzedPlan, Orchestrator, Plan};
+use orchestrace::schedule::AnalyzedPlan;
+use orchestrace::{Orchestrator, Plan};
 
 use super::args::PlanArgs;
 use super::{code, Failure};

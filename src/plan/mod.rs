@@ -12,7 +12,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{PlanError, PlanErrorKind};
+mod error;
+
+pub use error::{PlanError, PlanErrorKind};
 
 /// The largest plan file [`Plan::from_path`] reads (16 MiB).
 pub const MAX_PLAN_BYTES: u64 = 16 * 1024 * 1024;

@@ -17,7 +17,7 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::dataflow::type_name;
+use orchestrace::dataflow::type_name;
 use serde_json::{Map, Value};
 
 use super::model::{Event, Link, Span, SpanKind, SpanStatus, StatusCode, Trace, TraceFormat};

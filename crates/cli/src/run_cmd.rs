@@ -6,10 +6,10 @@
 use std::io::Write;
 
 use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder, TelemetryGuard};
-use orchestrace::{
-    Orchestrator, Plan, RouterPlanner, RunError, RunReport, Runner, StaticPlanner, TelemetryConfig,
-    ToolStatus,
-};
+use orchestrace::content::TelemetryConfig;
+use orchestrace::pipeline::{RouterPlanner, RunError, StaticPlanner};
+use orchestrace::run::ToolStatus;
+use orchestrace::{Orchestrator, Plan, RunReport, Runner};
 use serde_json::Value;
 
 use super::args::{Protocol, RunArgs};
@@ -110,7 +110,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
             Failure::invalid(format!("{}: cannot write the trace: {e}", path.display()))
         })?;
     }
-    let inspected = orchestrace::inspect::Trace::from_otlp_json(&trace).ok();
+    let inspected = orchestrace_inspect::Trace::from_otlp_json(&trace).ok();
     if args.json {
         if let (Some(path), Some(t)) = (&args.views.html, &inspected) {
             super::inspect_cmd::write_html_file(path, t)?;
@@ -136,7 +136,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
 }
 
 /// A one-line progress display on a terminal's stderr, redrawn at most ten times a second.
-fn progress_line() -> impl Fn(orchestrace::Progress) + Send + Sync + 'static {
+fn progress_line() -> impl Fn(orchestrace::execute::Progress) + Send + Sync + 'static {
     let last = std::sync::Mutex::new(None::<std::time::Instant>);
     move |p| {
         let mut last = last.lock().unwrap_or_else(|e| e.into_inner());

@@ -6,9 +6,41 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::tool::ToolError;
+use std::fmt;
 use crate::plan::Strategy;
 use crate::schedule::ExecutionPlan;
+
+/// A failed tool call: a short machine-readable kind (exported as `error.type`) and a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolError {
+    /// Short class of the error, e.g. `timeout`, `panic`, `data_flow`, `tool_error`.
+    pub kind: String,
+    /// Human-readable message.
+    pub message: String,
+}
+
+impl ToolError {
+    /// An error of kind `tool_error`.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self::with_kind("tool_error", message)
+    }
+
+    /// An error of the given kind.
+    pub fn with_kind(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        ToolError {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ToolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for ToolError {}
 
 /// How a tool ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -180,8 +212,8 @@ impl RunReport {
     }
 }
 
-/// Milliseconds with fractions, as `f64`, for durations in JSON.
-pub(crate) fn ms(d: Duration) -> f64 {
+/// Milliseconds with fractions, as `f64`, for durations in JSON and on spans.
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -189,11 +221,11 @@ mod duration_ms {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(super::ms(*d))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let ms = f64::deserialize(d)?;
         Ok(Duration::from_secs_f64(ms.max(0.0) / 1000.0))
     }
@@ -203,14 +235,14 @@ mod opt_duration_ms {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_some(&super::ms(*d)),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         Ok(Option::<f64>::deserialize(d)?.map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)))
     }
 }

@@ -6,10 +6,10 @@ use std::io::{self, Write};
 use serde_json::Value;
 
 use super::{clean, cut, str_width, Line, RenderOptions, Style};
-use crate::inspect::analysis::{
+use crate::analysis::{
     critical_tools, format_duration as dur, timing_segments, Analysis, CriticalPathBasis,
 };
-use crate::inspect::model::{Orchestration, ToolCall, Trace};
+use crate::model::{Orchestration, ToolCall, Trace};
 
 fn emit<W: Write + ?Sized>(out: &mut W, line: &Line, opts: &RenderOptions) -> io::Result<()> {
     writeln!(out, "{}", line.clone().trim_end().render(opts.color()))
@@ -444,7 +444,7 @@ fn detail_tree<W: Write + ?Sized>(
         if let Some(svc) = &s.service {
             line.push(Style::Dim, format!(" {}", clean(svc)));
         }
-        if s.kind != crate::inspect::model::SpanKind::Unspecified {
+        if s.kind != crate::model::SpanKind::Unspecified {
             line.push(Style::Dim, format!(" ({})", s.kind.as_str()));
         }
         for l in &s.links {

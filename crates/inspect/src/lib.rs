@@ -15,7 +15,7 @@
 //!   [`RenderOptions`] for width and colour) and [`write_html`].
 //!
 //! ```
-//! use orchestrace::inspect::{self, RenderOptions};
+//! use orchestrace_inspect::{self, RenderOptions};
 //!
 //! let otlp = serde_json::json!({"resourceSpans": [{"scopeSpans": [{"spans": [
 //!     {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",

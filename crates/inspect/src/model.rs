@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
-use crate::analysis::levels_of;
-use crate::schedule::ExecutionPlan;
-use crate::telemetry::attributes as attr;
+use orchestrace::graph::levels_of;
+use orchestrace::schedule::ExecutionPlan;
+use orchestrace::semconv as attr;
 
 /// Which kind of document a trace was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -440,7 +440,7 @@ impl ToolCall {
     pub fn data_flow_sources(&self, plan_mapping: Option<&Map<String, Value>>) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         let mut add = |v: &Value| {
-            if let Ok(m) = crate::dataflow::Mapping::parse(v) {
+            if let Ok(m) = orchestrace::dataflow::Mapping::parse(v) {
                 for r in m.references() {
                     if !out.contains(&r.tool) {
                         out.push(r.tool.clone());

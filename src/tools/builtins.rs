@@ -1,19 +1,18 @@
-//! Built-in tools: `echo`, `sleep`, `fail`, `http` (in `http_tool`), and the demo inventory
-//! `ci_lookup` / `ci_aggregate` over a small synthetic CMDB, so the seed's example plans run as
-//! they are.
+//! The plain built-in tools: `echo`, `sleep`, `fail`, and the demo inventory `ci_lookup` /
+//! `ci_aggregate` over a small synthetic CMDB, which the example plans use.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
-use super::tool::{Tool, ToolContext, ToolError, ToolRegistry};
+use crate::execute::{Tool, ToolContext, ToolRegistry};
+use crate::run::ToolError;
 
 pub(crate) fn register(r: &mut ToolRegistry) {
     r.register("echo", Echo);
     r.register("sleep", Sleep);
     r.register("fail", Fail);
-    r.register("http", super::http_tool::Http::default());
     r.register("ci_lookup", CiLookup);
     r.register("ci_aggregate", CiAggregate);
 }

@@ -4,9 +4,9 @@
 //!
 //! With plan data (tool spans carrying `orchestration.depends_on`), the critical path is the
 //! longest path through the *dependency* graph weighted by actual durations
-//! ([`crate::critical_path`], the same function the executor's summary uses), slack is each
+//! ([`orchestrace::graph::critical_path`], the same function the executor's summary uses), slack is each
 //! tool's total float against it, and the level barrier is what level-by-level execution of
-//! the dependency levels would have taken ([`crate::level_barrier`]). The *timing-based*
+//! the dependency levels would have taken ([`orchestrace::graph::level_barrier`]). The *timing-based*
 //! critical path — the chain of spans that actually ran back to back up to the last end — is
 //! computed as well; it is the only one for traces without plan data, where every span is a
 //! "tool", the serial sum is the sum of self times, and slack is the time a span could have
@@ -15,7 +15,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{Orchestration, ToolCall, Trace};
-use crate::analysis::{critical_path, level_barrier, levels_of};
+use orchestrace::graph::{critical_path, level_barrier, levels_of};
 
 /// The analysis of one trace; its JSON form is what `orchestrace inspect --json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,7 +181,7 @@ pub(crate) fn has_dependency_data(trace: &Trace, orch: &Orchestration) -> bool {
     orch.execution_plan.is_some()
         || orch.tools.iter().any(|t| {
             trace.spans[t.span]
-                .attr(crate::telemetry::attributes::DEPENDS_ON)
+                .attr(orchestrace::semconv::DEPENDS_ON)
                 .is_some()
         })
 }

@@ -29,9 +29,10 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::tool::{Tool, ToolContext, ToolError};
-use crate::telemetry::attributes as attr;
-use crate::telemetry::{inject_baggage, BAGGAGE, TRACEPARENT, TRACESTATE};
+use crate::execute::{Tool, ToolContext};
+use crate::propagation::{inject_baggage, BAGGAGE, TRACEPARENT, TRACESTATE};
+use crate::run::ToolError;
+use crate::semconv as attr;
 
 /// Bound on a request when the call sets no `timeout_ms`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

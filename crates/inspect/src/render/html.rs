@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::text::{compact, params_text, result_text, status_mark, strategy_name};
-use crate::inspect::analysis::{
+use crate::analysis::{
     critical_tools, format_duration as dur, timing_segments, Analysis, CriticalPathBasis,
 };
-use crate::inspect::model::{Orchestration, Trace};
+use crate::model::{Orchestration, Trace};
 
 /// Escapes text for HTML content and attribute values.
 fn esc(s: &str) -> String {

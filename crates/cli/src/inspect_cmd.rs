@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use orchestrace::inspect::{self, FetchError, RenderOptions, Trace};
+use orchestrace_inspect::{self as inspect, FetchError, RenderOptions, Trace};
 
 use super::args::{InspectArgs, View, ViewArgs};
 use super::{code, Failure};

@@ -1,6 +1,10 @@
-//! What goes on spans: content capture, redaction and the value length limit.
+//! What values may leave the process, and how: content capture, redaction and the value
+//! length limit. Spans, `--trace-out`, `--json` and the views all show values through here.
 
-use super::redact::{Redactor, DEFAULT_VALUE_LIMIT};
+mod redact;
+
+pub use redact::{Redactor, DEFAULT_VALUE_LIMIT, MAX_KNOWN_SECRETS, REDACTED};
+pub(crate) use redact::{json_limited, truncate};
 
 /// Environment variable (OpenTelemetry GenAI instrumentation) that switches content capture on.
 pub const CAPTURE_CONTENT_ENV: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";
@@ -91,7 +95,7 @@ impl TelemetryConfig {
     ) -> (String, usize) {
         self.redactor.redact_in_place(&mut value);
         self.redactor.redact_known(&mut value, known);
-        super::redact::json_limited(&value, self.value_limit)
+        json_limited(&value, self.value_limit)
     }
 
     /// A free text (error message, reason, query) redacted and cut to the limit.
@@ -100,10 +104,10 @@ impl TelemetryConfig {
         if !self.redactor.is_disabled() {
             for k in known {
                 if out.contains(k.as_str()) {
-                    out = out.replace(k.as_str(), super::REDACTED);
+                    out = out.replace(k.as_str(), REDACTED);
                 }
             }
         }
-        super::redact::truncate(out, self.value_limit)
+        truncate(out, self.value_limit)
     }
 }

@@ -12,7 +12,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::dataflow::Mapping;
-use crate::error::{PlanError, PlanErrorKind};
+use crate::plan::{PlanError, PlanErrorKind};
 use crate::plan::Plan;
 
 /// The dependencies of one tool, as indices into the plan's tools.

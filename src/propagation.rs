@@ -39,7 +39,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::attributes as attr;
+use crate::semconv as attr;
 
 /// The W3C Trace Context header naming the caller's trace and span.
 pub const TRACEPARENT: &str = "traceparent";

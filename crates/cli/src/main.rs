@@ -16,11 +16,11 @@ use args::{Cli, Command};
 
 /// Exit codes.
 pub(crate) mod code {
-    pub const OK: u8 = 0;
-    pub const TOOLS_FAILED: u8 = 1;
-    pub const INVALID: u8 = 2;
-    pub const SOURCE: u8 = 3;
-    pub const INTERRUPTED: u8 = 130;
+    pub(crate) const OK: u8 = 0;
+    pub(crate) const TOOLS_FAILED: u8 = 1;
+    pub(crate) const INVALID: u8 = 2;
+    pub(crate) const SOURCE: u8 = 3;
+    pub(crate) const INTERRUPTED: u8 = 130;
 }
 
 /// An error that ends the command: its one-line message and exit code.
@@ -31,7 +31,7 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    pub fn invalid(message: impl std::fmt::Display) -> Self {
+    pub(crate) fn invalid(message: impl std::fmt::Display) -> Self {
         Failure {
             code: code::INVALID,
             message: message.to_string(),
@@ -39,7 +39,7 @@ impl Failure {
     }
 
     #[allow(dead_code)]
-    pub fn source(message: impl std::fmt::Display) -> Self {
+    pub(crate) fn source(message: impl std::fmt::Display) -> Self {
         Failure {
             code: code::SOURCE,
             message: message.to_string(),
@@ -62,7 +62,7 @@ pub(crate) fn ignore_broken_pipe(e: std::io::Error) -> Result<(), Failure> {
     }
 }
 
-pub(crate) fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

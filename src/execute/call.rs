@@ -1,0 +1,177 @@
+//! One tool's calls: attempts under a timeout, retries with backoff, the fallback type, and
+//! panics caught per attempt.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::tool::{Tool, ToolContext};
+use super::MAX_RETRY_BACKOFF;
+use crate::run::{Attempt, ToolError};
+
+/// What a finished tool task reports back to the scheduler.
+pub(super) struct Outcome {
+    pub(super) result: Result<Value, ToolError>,
+    pub(super) attempts: Vec<Attempt>,
+    pub(super) retry_count: u32,
+    pub(super) fallback_used: bool,
+}
+
+impl Outcome {
+    /// The outcome of a tool that ended without a call (a cache hit, a data-flow failure).
+    pub(super) fn of(result: Result<Value, ToolError>) -> Self {
+        Outcome {
+            result,
+            attempts: Vec::new(),
+            retry_count: 0,
+            fallback_used: false,
+        }
+    }
+}
+
+/// A fact a task reports while the tool runs.
+pub(super) enum Fact {
+    Retry {
+        attempt: u32,
+        error: ToolError,
+        delay: Duration,
+    },
+    Fallback {
+        tool: String,
+        error: ToolError,
+    },
+}
+
+/// One tool's calls: attempts with timeouts, retries, fallback.
+pub(super) struct Call {
+    /// The tool's plan index, for the facts it reports.
+    pub(super) index: usize,
+    /// Where retries and fallbacks are reported, to reach the observers as they happen.
+    pub(super) facts: mpsc::UnboundedSender<(usize, Fact)>,
+    pub(super) tool_id: String,
+    pub(super) tool_type: String,
+    pub(super) primary: Arc<dyn Tool>,
+    pub(super) fallback: Option<(String, Arc<dyn Tool>)>,
+    pub(super) timeout: Option<Duration>,
+    pub(super) retries: u32,
+    pub(super) backoff: Duration,
+    pub(super) t0: Instant,
+    pub(super) span: tracing::Span,
+}
+
+impl Call {
+    pub(super) async fn run(self, input: Value) -> Outcome {
+        let mut attempts = Vec::new();
+        let mut delay = self.backoff;
+        let mut last_err: Option<ToolError> = None;
+        for attempt in 0..=self.retries {
+            if attempt > 0 {
+                if let Some(error) = &last_err {
+                    let _ = self.facts.send((
+                        self.index,
+                        Fact::Retry {
+                            attempt,
+                            error: error.clone(),
+                            delay,
+                        },
+                    ));
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(MAX_RETRY_BACKOFF);
+            }
+            let result = self
+                .attempt(
+                    &self.primary,
+                    &self.tool_type,
+                    attempt,
+                    &input,
+                    &mut attempts,
+                )
+                .await;
+            match result {
+                Ok(output) => {
+                    return Outcome {
+                        result: Ok(output),
+                        attempts,
+                        retry_count: attempt,
+                        fallback_used: false,
+                    }
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        if let Some((fb_type, fb)) = &self.fallback {
+            if let Some(error) = &last_err {
+                let _ = self.facts.send((
+                    self.index,
+                    Fact::Fallback {
+                        tool: fb_type.clone(),
+                        error: error.clone(),
+                    },
+                ));
+            }
+            let result = self
+                .attempt(fb, fb_type, self.retries + 1, &input, &mut attempts)
+                .await;
+            return Outcome {
+                result,
+                attempts,
+                retry_count: self.retries,
+                fallback_used: true,
+            };
+        }
+        Outcome {
+            result: Err(last_err.expect("at least one attempt")),
+            attempts,
+            retry_count: self.retries,
+            fallback_used: false,
+        }
+    }
+
+    async fn attempt(
+        &self,
+        tool: &Arc<dyn Tool>,
+        tool_type: &str,
+        attempt: u32,
+        input: &Value,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<Value, ToolError> {
+        let ctx = ToolContext {
+            tool_id: self.tool_id.clone(),
+            tool_type: tool_type.to_owned(),
+            attempt,
+            span: self.span.clone(),
+        };
+        let start = self.t0.elapsed();
+        let call = AssertUnwindSafe(tool.call(input.clone(), &ctx)).catch_unwind();
+        let result = match self.timeout {
+            Some(limit) => match tokio::time::timeout(limit, call).await {
+                Ok(r) => r,
+                Err(_) => Ok(Err(ToolError::with_kind(
+                    "timeout",
+                    format!("no result within {} ms", limit.as_millis()),
+                ))),
+            },
+            None => call.await,
+        };
+        let result = result.unwrap_or_else(|payload| {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the tool panicked".to_owned());
+            Err(ToolError::with_kind("panic", msg))
+        });
+        attempts.push(Attempt {
+            tool: tool_type.to_owned(),
+            start,
+            end: self.t0.elapsed(),
+            error: result.as_ref().err().cloned(),
+        });
+        result
+    }
+}
