@@ -206,6 +206,63 @@ impl Template {
     }
 }
 
+impl Template {
+    /// An upper estimate of the bytes [`Template::resolve`] would produce (the compact JSON
+    /// size of every referenced value plus the text around them), found without building
+    /// anything; `size_of_output` gives a whole output's size, known to the caller.
+    /// References that do not resolve count as 0 (resolution reports them).
+    pub fn resolved_size<'a>(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<&'a Value>,
+        size_of_output: &dyn Fn(&str) -> Option<usize>,
+    ) -> usize {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Text(t) => t.len(),
+                Part::Ref(r) if r.path.is_empty() => size_of_output(&r.tool).unwrap_or(0),
+                Part::Ref(r) => self.lookup(r, lookup).map_or(0, json_size),
+            })
+            .sum()
+    }
+}
+
+/// Size of a value as compact JSON, without building the string.
+pub fn json_size(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // Writing to a counter cannot fail, and a `Value` always serializes.
+    let _ = serde_json::to_writer(&mut c, value);
+    c.0
+}
+
+/// Whether `value` nests arrays and objects more than `limit` levels deep, found without
+/// recursion (an explicit stack), so any depth can be measured.
+pub fn nests_deeper_than(value: &Value, limit: usize) -> bool {
+    let mut stack: Vec<(&Value, usize)> = vec![(value, 0)];
+    while let Some((v, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        if depth + 1 > limit {
+            return true;
+        }
+        stack.extend(children.map(|c| (c, depth + 1)));
+    }
+    false
+}
+
 /// "a string", "an object", …: a JSON value's type for messages.
 pub fn type_name(v: &Value) -> &'static str {
     match v {
@@ -508,6 +565,26 @@ impl Mapping {
         }
     }
 
+    /// An upper estimate of the bytes [`Mapping::resolve`] would produce; see
+    /// [`Template::resolved_size`].
+    pub fn resolved_size<'a>(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<&'a Value>,
+        size_of_output: &dyn Fn(&str) -> Option<usize>,
+    ) -> usize {
+        let mut total = 0;
+        let mut stack = vec![self];
+        while let Some(m) = stack.pop() {
+            match m {
+                Mapping::Template(t) => total += t.resolved_size(lookup, size_of_output),
+                Mapping::Array(items) => stack.extend(items),
+                Mapping::Object(fields) => stack.extend(fields.iter().map(|(_, m)| m)),
+                Mapping::Literal(v) => total += json_size(v),
+            }
+        }
+        total
+    }
+
     /// Resolves every template inside against the outputs at hand.
     pub fn resolve<'a>(
         &self,
@@ -685,6 +762,40 @@ mod tests {
         // Columns count characters, not bytes.
         assert_eq!(parse_err("é {a.").0, 6);
         assert_eq!(parse_err("é {a").0, 3);
+    }
+
+    #[test]
+    fn sizes_are_estimated_without_building_and_depth_without_recursion() {
+        let outputs = json!({"a": {"rows": [1, 2, 3], "name": "xyz"}});
+        let lookup = |id: &str| outputs.get(id);
+        let whole = |id: &str| outputs.get(id).map(json_size);
+        let m =
+            Mapping::parse(&json!({"v": ["{a}", "{a}"], "n": "name={a.name}", "k": 7})).unwrap();
+        let estimate = m.resolved_size(&lookup, &whole);
+        let built = json_size(&m.resolve(&lookup).unwrap());
+        // Two whole outputs, the quoted name, the text and the literal: the keys and
+        // brackets of the built value are the only bytes not counted.
+        assert_eq!(
+            estimate,
+            2 * json_size(&outputs["a"]) + "\"xyz\"".len() + 5 + 1
+        );
+        assert!(
+            built >= estimate && built <= estimate + 32,
+            "{built} vs {estimate}"
+        );
+
+        let mut deep = json!(1);
+        for _ in 0..100_000 {
+            deep = Value::Array(vec![deep]);
+        }
+        assert!(nests_deeper_than(&deep, 256));
+        assert!(!nests_deeper_than(&json!([[1], {"a": [2]}]), 2));
+        assert!(nests_deeper_than(&json!([[1], {"a": [2]}]), 1));
+        // Dropping the 100,000-deep value recursively would overflow the stack: take it
+        // apart level by level.
+        while let Value::Array(mut items) = deep {
+            deep = items.pop().unwrap_or(Value::Null);
+        }
     }
 
     #[test]

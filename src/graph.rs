@@ -12,8 +12,8 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::dataflow::Mapping;
-use crate::plan::{PlanError, PlanErrorKind};
 use crate::plan::Plan;
+use crate::plan::{PlanError, PlanErrorKind};
 
 /// The dependencies of one tool, as indices into the plan's tools.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -314,36 +314,54 @@ pub fn level_barrier(durations: &[f64], levels: &[usize]) -> f64 {
 
 /// Levels from dependency lists alone (0 without dependencies, else 1 + the highest level of
 /// the dependencies); dependencies on a cycle count as level 0.
+///
+/// Iterative (an explicit stack), so a chain of any length needs no call stack.
 pub fn levels_of(deps: &[Vec<usize>]) -> Vec<usize> {
+    const UNSEEN: u8 = 0;
+    const OPEN: u8 = 1;
+    const DONE: u8 = 2;
     let n = deps.len();
-    let mut level: Vec<Option<usize>> = vec![None; n];
-    fn visit(
-        i: usize,
-        deps: &[Vec<usize>],
-        level: &mut [Option<usize>],
-        stack: &mut Vec<bool>,
-    ) -> usize {
-        if let Some(l) = level[i] {
-            return l;
+    let mut level = vec![0usize; n];
+    let mut state = vec![UNSEEN; n];
+    // (tool, index of the next dependency to look at)
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    for root in 0..n {
+        if state[root] != UNSEEN {
+            continue;
         }
-        if stack[i] {
-            return 0;
+        state[root] = OPEN;
+        stack.push((root, 0));
+        while let Some(&mut (i, ref mut next)) = stack.last_mut() {
+            let mut descended = false;
+            while *next < deps[i].len() {
+                let d = deps[i][*next];
+                *next += 1;
+                if d >= n || d == i {
+                    continue;
+                }
+                match state[d] {
+                    DONE => level[i] = level[i].max(level[d] + 1),
+                    // On a cycle: the dependency counts as level 0.
+                    OPEN => level[i] = level[i].max(1),
+                    _ => {
+                        state[d] = OPEN;
+                        stack.push((d, 0));
+                        descended = true;
+                        break;
+                    }
+                }
+            }
+            if descended {
+                continue;
+            }
+            state[i] = DONE;
+            stack.pop();
+            if let Some(&(parent, _)) = stack.last() {
+                level[parent] = level[parent].max(level[i] + 1);
+            }
         }
-        stack[i] = true;
-        let l = deps[i]
-            .iter()
-            .filter(|&&d| d < deps.len() && d != i)
-            .map(|&d| visit(d, deps, level, stack) + 1)
-            .max()
-            .unwrap_or(0);
-        stack[i] = false;
-        level[i] = Some(l);
-        l
     }
-    let mut stack = vec![false; n];
-    (0..n)
-        .map(|i| visit(i, deps, &mut level, &mut stack))
-        .collect()
+    level
 }
 
 #[cfg(test)]
@@ -475,6 +493,27 @@ mod tests {
         );
         assert_eq!((path, len), (vec![0, 2, 3], 40.0));
         assert_eq!(critical_path(&[], &[]), (vec![], 0.0));
+    }
+
+    #[test]
+    fn levels_of_handles_chains_of_any_length_and_cycles() {
+        let n = 200_000;
+        let chain: Vec<Vec<usize>> = (0..n)
+            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+            .collect();
+        let levels = levels_of(&chain);
+        assert_eq!(levels[n - 1], n - 1);
+        // Reversed: each tool depends on the next one.
+        let rev: Vec<Vec<usize>> = (0..n)
+            .map(|i| if i + 1 == n { vec![] } else { vec![i + 1] })
+            .collect();
+        assert_eq!(levels_of(&rev)[0], n - 1);
+        // A diamond, a self-dependency, an out-of-range index and a 2-cycle.
+        assert_eq!(
+            levels_of(&[vec![], vec![0], vec![0], vec![1, 2], vec![4, 9]]),
+            vec![0, 1, 1, 2, 0]
+        );
+        assert_eq!(levels_of(&[vec![1], vec![0]]), vec![2, 1]);
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! What a run produced: plain facts per tool (status, output, resolved inputs, timing,
 //! attempts) and the run's summary. Spans, the CLI's output and the inspector all consume these.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use std::fmt;
 use crate::plan::Strategy;
 use crate::schedule::ExecutionPlan;
+use std::fmt;
 
 /// A failed tool call: a short machine-readable kind (exported as `error.type`) and a message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +77,7 @@ pub struct DataFlowInput {
     /// The mapping value as written (usually a template string).
     pub expression: Value,
     /// The resolved value; `None` when resolution failed.
-    pub value: Option<Value>,
+    pub value: Option<Arc<Value>>,
 }
 
 /// One call of a tool type.
@@ -111,14 +112,15 @@ pub struct ToolRun {
     pub order: usize,
     /// How it ended.
     pub status: ToolStatus,
-    /// The output, when `status` is `ok`.
-    pub output: Option<Value>,
+    /// The output, when `status` is `ok` (shared with the executor and the data flow: one
+    /// copy per value).
+    pub output: Option<Arc<Value>>,
     /// The error, when `status` is `error`.
     pub error: Option<ToolError>,
     /// Why it did not run (or was stopped), when `status` is `skipped` or `cancelled`.
     pub reason: Option<String>,
     /// The input it was called with (params with the resolved mapping laid over them).
-    pub input: Option<Value>,
+    pub input: Option<Arc<Value>>,
     /// The data flow: each mapping entry with its resolved value.
     pub data_flow: Vec<DataFlowInput>,
     /// When all its dependencies had succeeded, from the run's start.
@@ -217,6 +219,13 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// A duration from milliseconds read back from JSON: negative, not a number or beyond what a
+/// `Duration` holds is an error, never a panic.
+fn duration_from_ms<E: serde::de::Error>(ms: f64) -> Result<Duration, E> {
+    Duration::try_from_secs_f64(ms / 1000.0)
+        .map_err(|_| E::custom(format!("{ms} ms is not a duration (0 to {} s)", u64::MAX)))
+}
+
 mod duration_ms {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
@@ -226,8 +235,7 @@ mod duration_ms {
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let ms = f64::deserialize(d)?;
-        Ok(Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+        super::duration_from_ms(f64::deserialize(d)?)
     }
 }
 
@@ -242,7 +250,31 @@ mod opt_duration_ms {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Ok(Option::<f64>::deserialize(d)?.map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)))
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(super::duration_from_ms)
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_back_are_checked() {
+        let attempt = |start: &str| {
+            serde_json::from_str::<Attempt>(&format!(
+                r#"{{"tool": "echo", "start": {start}, "end": 2.5, "error": null}}"#
+            ))
+        };
+        let ok = attempt("1.5").unwrap();
+        assert_eq!(ok.start, Duration::from_micros(1500));
+        for bad in ["1e300", "-1"] {
+            let e = attempt(bad).unwrap_err().to_string();
+            assert!(e.contains("ms is not a duration"), "{bad}: {e}");
+        }
     }
 }

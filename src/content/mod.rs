@@ -3,8 +3,8 @@
 
 mod redact;
 
-pub use redact::{Redactor, DEFAULT_VALUE_LIMIT, MAX_KNOWN_SECRETS, REDACTED};
 pub(crate) use redact::{json_limited, truncate};
+pub use redact::{Redactor, DEFAULT_VALUE_LIMIT, MAX_KNOWN_SECRETS, REDACTED};
 
 /// Environment variable (OpenTelemetry GenAI instrumentation) that switches content capture on.
 pub const CAPTURE_CONTENT_ENV: &str = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT";

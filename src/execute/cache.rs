@@ -1,7 +1,7 @@
 //! The result cache: successful outputs keyed by tool type and resolved input, with a TTL.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -9,7 +9,7 @@ use serde_json::Value;
 /// Shared by every run of one orchestrator.
 #[derive(Debug, Default)]
 pub(crate) struct ResultCache {
-    entries: Mutex<HashMap<(String, String), (Instant, Value)>>,
+    entries: Mutex<HashMap<(String, String), (Instant, Arc<Value>)>>,
 }
 
 impl ResultCache {
@@ -19,7 +19,7 @@ impl ResultCache {
     }
 
     /// A live entry, if any; expired entries are dropped on the way.
-    pub(crate) fn get(&self, tool: &str, input: &Value) -> Option<Value> {
+    pub(crate) fn get(&self, tool: &str, input: &Value) -> Option<Arc<Value>> {
         let key = Self::key(tool, input);
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         match entries.get(&key) {
@@ -32,7 +32,7 @@ impl ResultCache {
         }
     }
 
-    pub(crate) fn put(&self, tool: &str, input: &Value, output: &Value, ttl: Duration) {
+    pub(crate) fn put(&self, tool: &str, input: &Value, output: &Arc<Value>, ttl: Duration) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         entries.retain(|_, (expires, _)| *expires > now);
@@ -70,12 +70,15 @@ mod tests {
         c.put(
             "t",
             &json!({"a": 1, "b": 2}),
-            &json!("out"),
+            &Arc::new(json!("out")),
             Duration::from_secs(60),
         );
-        assert_eq!(c.get("t", &json!({"b": 2, "a": 1})), Some(json!("out")));
+        assert_eq!(
+            c.get("t", &json!({"b": 2, "a": 1})),
+            Some(Arc::new(json!("out")))
+        );
         assert_eq!(c.get("other", &json!({"a": 1, "b": 2})), None);
-        c.put("t", &json!(1), &json!("gone"), Duration::ZERO);
+        c.put("t", &json!(1), &Arc::new(json!("gone")), Duration::ZERO);
         assert_eq!(c.get("t", &json!(1)), None);
     }
 }

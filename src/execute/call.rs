@@ -15,7 +15,7 @@ use crate::run::{Attempt, ToolError};
 
 /// What a finished tool task reports back to the scheduler.
 pub(super) struct Outcome {
-    pub(super) result: Result<Value, ToolError>,
+    pub(super) result: Result<Arc<Value>, ToolError>,
     pub(super) attempts: Vec<Attempt>,
     pub(super) retry_count: u32,
     pub(super) fallback_used: bool,
@@ -23,7 +23,7 @@ pub(super) struct Outcome {
 
 impl Outcome {
     /// The outcome of a tool that ended without a call (a cache hit, a data-flow failure).
-    pub(super) fn of(result: Result<Value, ToolError>) -> Self {
+    pub(super) fn of(result: Result<Arc<Value>, ToolError>) -> Self {
         Outcome {
             result,
             attempts: Vec::new(),
@@ -95,7 +95,7 @@ impl Call {
             match result {
                 Ok(output) => {
                     return Outcome {
-                        result: Ok(output),
+                        result: Ok(Arc::new(output)),
                         attempts,
                         retry_count: attempt,
                         fallback_used: false,
@@ -118,7 +118,7 @@ impl Call {
                 .attempt(fb, fb_type, self.retries + 1, &input, &mut attempts)
                 .await;
             return Outcome {
-                result,
+                result: result.map(Arc::new),
                 attempts,
                 retry_count: self.retries,
                 fallback_used: true,

@@ -34,8 +34,9 @@ pub use observer::{Fallback, Observer, ObserverFactory, Progress, Retry, RunStar
 pub use tool::{Tool, ToolContext, ToolRegistry};
 
 use crate::content::TelemetryConfig;
-use crate::plan::PlanError;
+use crate::dataflow::{json_size, nests_deeper_than};
 use crate::graph::critical_path;
+use crate::plan::PlanError;
 use crate::plan::{OnFailure, Plan, Strategy};
 use crate::run::{ms, DataFlowInput, RunReport, RunSummary, ToolError, ToolRun, ToolStatus};
 use crate::schedule::{analyze, AnalyzedPlan};
@@ -48,6 +49,48 @@ pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between two retries.
 pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Deepest nesting of arrays and objects a resolved input or an output may have. Values
+/// this deep are walked by serializers and redaction on the call stack; past it the tool
+/// fails (`data_flow` for an input, `invalid_output` for an output) instead of the process.
+pub const MAX_VALUE_DEPTH: usize = 256;
+
+/// Default memory budget of a run for tool outputs and resolved inputs (1 GiB); see
+/// [`OrchestratorBuilder::with_memory_budget`] and the plan's `memory_budget_mb`.
+pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
+
+/// What is left of a run's memory budget.
+#[derive(Debug)]
+struct Budget {
+    limit: usize,
+    used: usize,
+}
+
+impl Budget {
+    fn new(limit: usize) -> Self {
+        Budget { limit, used: 0 }
+    }
+
+    /// Takes `bytes` from the budget, or says why not.
+    fn take(&mut self, bytes: usize) -> Result<(), ToolError> {
+        let mib = |b: usize| b.div_ceil(1024 * 1024);
+        if self.used.saturating_add(bytes) > self.limit {
+            return Err(ToolError::with_kind(
+                "resource_exhausted",
+                format!(
+                    "the run's memory budget for tool outputs and inputs ({} MiB) is spent: \
+                     {} MiB used, {} MiB more needed (raise memory_budget_mb in the plan or \
+                     --memory-budget)",
+                    mib(self.limit),
+                    mib(self.used),
+                    mib(bytes)
+                ),
+            ));
+        }
+        self.used += bytes;
+        Ok(())
+    }
+}
+
 /// Runs analyzed plans. Cheap to clone; clones share the registry and the result cache.
 #[derive(Clone, Debug)]
 pub struct Orchestrator {
@@ -59,6 +102,7 @@ struct Inner {
     registry: ToolRegistry,
     observers: Vec<NamedFactory>,
     retry_backoff: Duration,
+    memory_budget: usize,
     cache: ResultCache,
     telemetry: Arc<TelemetryConfig>,
 }
@@ -70,6 +114,7 @@ pub struct OrchestratorBuilder {
     registry: ToolRegistry,
     observers: Vec<NamedFactory>,
     retry_backoff: Duration,
+    memory_budget: usize,
     telemetry: TelemetryConfig,
 }
 
@@ -80,8 +125,18 @@ impl OrchestratorBuilder {
             registry: ToolRegistry::new(),
             observers: Vec::new(),
             retry_backoff: DEFAULT_RETRY_BACKOFF,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
             telemetry: TelemetryConfig::default(),
         }
+    }
+
+    /// The memory budget of each run for tool outputs and resolved inputs, in bytes
+    /// ([`DEFAULT_MEMORY_BUDGET`]; a plan's `memory_budget_mb` overrides it). Past it the
+    /// tool that would exceed it fails with `error.type = resource_exhausted` and the rest of
+    /// the run goes on.
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes;
+        self
     }
 
     /// Uses this registry instead of the built-in tools.
@@ -130,6 +185,7 @@ impl OrchestratorBuilder {
                 registry: self.registry,
                 observers: self.observers,
                 retry_backoff: self.retry_backoff,
+                memory_budget: self.memory_budget,
                 cache: ResultCache::default(),
                 telemetry: Arc::new(self.telemetry),
             }),
@@ -216,13 +272,21 @@ struct Run<'a> {
     t0: Instant,
     started: SystemTime,
     records: Vec<ToolRun>,
-    outputs: Vec<Option<Value>>,
+    /// Tool outputs by plan index, shared with the records (one copy per value).
+    outputs: Vec<Option<Arc<Value>>>,
+    /// Their compact JSON sizes, for the budget and for estimates.
+    output_sizes: Vec<usize>,
+    /// What is left of the run's memory budget for outputs and resolved inputs.
+    budget: Budget,
     waiting_on: Vec<usize>,
     dependents: Vec<Vec<usize>>,
     ready: BinaryHeap<Reverse<(usize, usize)>>,
     tasks: JoinSet<(usize, Outcome)>,
     task_of: HashMap<tokio::task::Id, usize>,
-    facts: (mpsc::UnboundedSender<(usize, Fact)>, mpsc::UnboundedReceiver<(usize, Fact)>),
+    facts: (
+        mpsc::UnboundedSender<(usize, Fact)>,
+        mpsc::UnboundedReceiver<(usize, Fact)>,
+    ),
     running: usize,
     limit: usize,
     stopped: Option<String>,
@@ -277,6 +341,10 @@ impl<'a> Run<'a> {
             started: SystemTime::now(),
             records,
             outputs: vec![None; n],
+            output_sizes: vec![0; n],
+            budget: Budget::new(p.memory_budget_mb.map_or(orch.inner.memory_budget, |mb| {
+                mb.saturating_mul(1024 * 1024)
+            })),
             waiting_on: (0..n).map(|i| plan.dependencies(i).len()).collect(),
             dependents,
             ready: BinaryHeap::new(),
@@ -321,8 +389,8 @@ impl<'a> Run<'a> {
                         // Tool panics are caught per attempt; this is a panic of the task
                         // itself, reported as the tool's failure all the same.
                         if let Some(i) = self.task_of.remove(&e.id()) {
-                            let outcome = Outcome::of(Err(ToolError::with_kind("panic", e.to_string())));
-                            self.finish(i, outcome, true);
+                            let error = ToolError::with_kind("panic", e.to_string());
+                            self.finish(i, Outcome::of(Err(error)), true);
                         }
                     }
                     None => break,
@@ -383,35 +451,56 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Resolves the input, consults the cache, and spawns the tool's task.
-    fn start(&mut self, i: usize) {
-        let now = self.now();
+    /// Tool `i`'s input: its params with every mapping resolved over them, and the first
+    /// failure, if any. Within the run's memory budget: the size of what a mapping would
+    /// produce is estimated before anything is built, so a mapping that would copy too much
+    /// fails the tool (`resource_exhausted`) instead of growing the process.
+    fn resolve_input(&mut self, i: usize) -> (Arc<Value>, Option<ToolError>) {
         let spec = &self.plan.plan().tools[i];
         let mut input = Map::clone(&spec.params);
         let mut failure = None;
-        let outputs = &self.outputs;
+        let (outputs, sizes) = (&self.outputs, &self.output_sizes);
         let deps = self.plan.dependencies(i);
-        let tools = &self.plan.plan().tools;
-        let lookup = |id: &str| {
+        let plan = self.plan.plan();
+        let index_of = |id: &str| {
             // A template names only dependencies of this tool (each adds an implicit one):
-            // search those, O(fan-in). A scan of the whole plan per template cost 1.3 µs a
-            // tool in a 1,000-tool plan, and grows with the plan (`benches/span_overhead`).
+            // search those, O(fan-in), then the plan's index.
             deps.iter()
                 .copied()
-                .find(|&d| tools[d].id == id)
-                .or_else(|| self.plan.plan().tool_index(id))
-                .and_then(|k| outputs[k].as_ref())
+                .find(|&d| plan.tools[d].id == id)
+                .or_else(|| plan.tool_index(id))
         };
+        let lookup = |id: &str| index_of(id).and_then(|k| outputs[k].as_deref());
+        let size_of = |id: &str| index_of(id).map(|k| sizes[k]);
         for (key, mapping) in &self.plan.graph().mappings[i] {
-            let resolved = mapping.resolve(&lookup);
-            let value = match resolved {
-                Ok(v) => {
-                    input.insert(key.clone(), v.clone());
-                    Some(v)
-                }
-                Err(e) => {
-                    failure.get_or_insert_with(|| ToolError::with_kind("data_flow", e.to_string()));
-                    None
+            let value = if failure.is_some() {
+                None
+            } else {
+                let need = mapping.resolved_size(&lookup, &size_of);
+                match self.budget.take(need) {
+                    Err(e) => {
+                        failure = Some(e);
+                        None
+                    }
+                    Ok(()) => match mapping.resolve(&lookup) {
+                        Ok(v) if nests_deeper_than(&v, MAX_VALUE_DEPTH) => {
+                            failure = Some(ToolError::with_kind(
+                                "data_flow",
+                                format!(
+                                    "the value mapped to {key:?} nests deeper than {MAX_VALUE_DEPTH} levels"
+                                ),
+                            ));
+                            None
+                        }
+                        Ok(v) => {
+                            input.insert(key.clone(), v.clone());
+                            Some(Arc::new(v))
+                        }
+                        Err(e) => {
+                            failure = Some(ToolError::with_kind("data_flow", e.to_string()));
+                            None
+                        }
+                    },
                 }
             };
             self.records[i].data_flow.push(DataFlowInput {
@@ -420,7 +509,14 @@ impl<'a> Run<'a> {
                 value,
             });
         }
-        let input = Value::Object(input);
+        (Arc::new(Value::Object(input)), failure)
+    }
+
+    /// Resolves the input, consults the cache, and spawns the tool's task.
+    fn start(&mut self, i: usize) {
+        let now = self.now();
+        let (input, failure) = self.resolve_input(i);
+        let spec = &self.plan.plan().tools[i];
         let rec = &mut self.records[i];
         rec.input = Some(input.clone());
         rec.started_at = Some(now);
@@ -441,27 +537,36 @@ impl<'a> Run<'a> {
             return;
         }
 
+        let registry = &self.orch.inner.registry;
+        let lookup = |name: &str| {
+            registry.get(name).ok_or_else(|| {
+                ToolError::with_kind(
+                    "unknown_tool",
+                    format!(
+                        "tool type {name:?} is not registered with this orchestrator (the plan \
+                         was analyzed against another registry)"
+                    ),
+                )
+            })
+        };
+        let tools = lookup(&spec.tool).and_then(|primary| {
+            let fallback = match &spec.fallback {
+                Some(f) => Some((f.clone(), lookup(f)?)),
+                None => None,
+            };
+            Ok((primary, fallback))
+        });
+        let (primary, fallback) = match tools {
+            Ok(tools) => tools,
+            Err(error) => return self.finish(i, Outcome::of(Err(error)), false),
+        };
         let call = Call {
             index: i,
             facts: self.facts.0.clone(),
             tool_id: spec.id.clone(),
             tool_type: spec.tool.clone(),
-            primary: self
-                .orch
-                .inner
-                .registry
-                .get(&spec.tool)
-                .expect("validated tool type"),
-            fallback: spec.fallback.as_ref().map(|f| {
-                (
-                    f.clone(),
-                    self.orch
-                        .inner
-                        .registry
-                        .get(f)
-                        .expect("validated fallback type"),
-                )
-            }),
+            primary,
+            fallback,
             timeout: spec.timeout_ms.map(Duration::from_millis),
             retries: spec.retries,
             backoff: self.orch.inner.retry_backoff,
@@ -469,9 +574,13 @@ impl<'a> Run<'a> {
             span: span.clone(),
         };
         self.running += 1;
-        let handle = self
-            .tasks
-            .spawn(async move { (i, call.run(input).await) }.instrument(span));
+        let handle = self.tasks.spawn(
+            async move {
+                let input = Arc::unwrap_or_clone(input);
+                (i, call.run(input).await)
+            }
+            .instrument(span),
+        );
         self.task_of.insert(handle.id(), i);
     }
 
@@ -488,7 +597,20 @@ impl<'a> Run<'a> {
         rec.attempts = outcome.attempts;
         rec.retry_count = outcome.retry_count;
         rec.fallback_used = outcome.fallback_used;
-        match outcome.result {
+        let result = outcome.result.and_then(|output| {
+            if nests_deeper_than(&output, MAX_VALUE_DEPTH) {
+                return Err(ToolError::with_kind(
+                    "invalid_output",
+                    format!("the output nests deeper than {MAX_VALUE_DEPTH} levels"),
+                ));
+            }
+            let size = json_size(&output);
+            self.budget.take(size)?;
+            self.output_sizes[i] = size;
+            Ok(output)
+        });
+        let rec = &mut self.records[i];
+        match result {
             Ok(output) => {
                 rec.status = ToolStatus::Ok;
                 if let (Some(ttl), false) = (spec.cache_ttl_ms, rec.cache_hit) {
@@ -605,3 +727,5 @@ impl<'a> Run<'a> {
     }
 }
 
+#[cfg(test)]
+mod tests;

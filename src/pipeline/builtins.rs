@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::{Answer, Composer, OrchestrationTrace, Planner, Policy, Presenter, StageError};
-use crate::plan::{PlanError, PlanErrorKind};
 use crate::execute::ToolRegistry;
-use crate::run::{RunReport, ToolStatus};
 use crate::plan::Plan;
+use crate::plan::{PlanError, PlanErrorKind};
+use crate::run::{RunReport, ToolStatus};
 use crate::schedule::AnalyzedPlan;
 
 /// Always returns the same plan.
@@ -245,7 +245,7 @@ impl Composer for DefaultComposer {
                 if let Some(rows) = t.output.as_ref().and_then(|o| o.pointer("/data/rows")) {
                     b["rows"] = rows.clone();
                 } else if let Some(o) = &t.output {
-                    b["output"] = o.clone();
+                    b["output"] = Value::clone(o);
                 }
                 if let Some(e) = &t.error {
                     b["error"] = json!(e.message);

@@ -32,10 +32,10 @@ pub use builtins::{
     DefaultComposer, DefaultPolicy, DefaultPresenter, RouterPlanner, StaticPlanner,
 };
 
-use crate::plan::PlanError;
 use crate::execute::{Orchestrator, ToolRegistry};
-use crate::run::RunReport;
 use crate::plan::Plan;
+use crate::plan::PlanError;
+use crate::run::RunReport;
 use crate::schedule::{AnalyzedPlan, ExecutionGroup};
 use crate::semconv as attr;
 

@@ -41,6 +41,11 @@ pub struct Plan {
     /// What a failing tool does to the rest of the run.
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// The run's memory budget for tool outputs and resolved inputs, in MiB (the
+    /// orchestrator's default, 1 GiB, when absent). A tool that would exceed it fails with
+    /// `resource_exhausted`; the rest of the run goes on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_budget_mb: Option<usize>,
     /// The tools, in plan order (plan order breaks ties wherever an order is needed).
     pub tools: Vec<ToolSpec>,
 }
@@ -233,6 +238,7 @@ impl Plan {
             execution_strategy: StrategyChoice::Auto,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             on_failure: OnFailure::Continue,
+            memory_budget_mb: None,
             tools: Vec::new(),
         }
     }

@@ -295,7 +295,7 @@ impl<'a> RunSpans<'a> {
         let status = rec.status.as_str();
         let retry_count = i64::from(rec.retry_count);
         let reason = rec.reason.as_ref().map(|r| config.text_attr(r, secrets));
-        let output = rec.output.as_ref();
+        let output = rec.output.as_deref();
         let result_count = output.and_then(result_count).map(|n| n as i64);
         let result_size = output.map(|o| json_size(o) as i64);
         let result = output
@@ -360,7 +360,9 @@ impl<'a> Observer for RunSpans<'a> {
         let Some(span) = &self.tools[rec.index] else {
             return;
         };
-        let message = self.config.text_attr(&fallback.error.message, &self.secrets);
+        let message = self
+            .config
+            .text_attr(&fallback.error.message, &self.secrets);
         tracing::info!(
             parent: span,
             fallback = fallback.tool,
@@ -470,15 +472,16 @@ fn data_flow_json(config: &TelemetryConfig, secrets: &[String], rec: &ToolRun) -
                 && !input.value.as_ref().is_some_and(|v| r.would_redact(v))
         });
     if nothing_to_redact {
-        return Some(
-            json_limited(&FlowView(&rec.data_flow), config.value_limit()).0,
-        );
+        return Some(json_limited(&FlowView(&rec.data_flow), config.value_limit()).0);
     }
     let mut flow = Map::new();
     for input in &rec.data_flow {
         let mut entry = Map::new();
         entry.insert("expression".into(), input.expression.clone());
-        entry.insert("value".into(), input.value.clone().unwrap_or(Value::Null));
+        entry.insert(
+            "value".into(),
+            input.value.as_deref().cloned().unwrap_or(Value::Null),
+        );
         flow.insert(input.key.clone(), Value::Object(entry));
     }
     Some(config.json_attr_owned(Value::Object(flow), secrets).0)
@@ -558,7 +561,7 @@ mod tests {
         let input = |key: &str, expression: Value, value: Option<Value>| DataFlowInput {
             key: key.into(),
             expression,
-            value,
+            value: value.map(Arc::new),
         };
         let flows = [
             vec![
@@ -607,7 +610,10 @@ mod tests {
                     for i in flow {
                         let mut e = Map::new();
                         e.insert("expression".into(), i.expression.clone());
-                        e.insert("value".into(), i.value.clone().unwrap_or(Value::Null));
+                        e.insert(
+                            "value".into(),
+                            i.value.as_deref().cloned().unwrap_or(Value::Null),
+                        );
                         map.insert(i.key.clone(), Value::Object(e));
                     }
                     let general = config.json_attr_owned(Value::Object(map), &known).0;
