@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::content::TelemetryConfig;
+
 use crate::plan::Strategy;
 use crate::schedule::ExecutionPlan;
 use std::fmt;
@@ -212,6 +214,45 @@ impl RunReport {
     pub fn tool(&self, id: &str) -> Option<&ToolRun> {
         self.tools.iter().find(|t| t.id == id)
     }
+
+    /// A copy fit to leave the process (`--json`, views, files): every input, output,
+    /// data-flow value, error message and reason redacted by `content`'s rules, and values
+    /// first seen under a secret key redacted wherever they flowed next. Nothing is cut to
+    /// the span value limit.
+    pub fn redacted(&self, content: &TelemetryConfig) -> RunReport {
+        let r = content.redactor();
+        let mut known = Vec::new();
+        for t in &self.tools {
+            for v in [&t.input, &t.output].into_iter().flatten() {
+                r.collect_secrets(v, &mut known);
+            }
+        }
+        let value = |v: &Arc<Value>| {
+            let mut v = Value::clone(v);
+            r.redact_in_place(&mut v);
+            r.redact_known(&mut v, &known);
+            Arc::new(v)
+        };
+        let text = |t: &str| content.redact_free_text(t, &known);
+        let mut out = self.clone();
+        for t in &mut out.tools {
+            t.input = t.input.as_ref().map(value);
+            t.output = t.output.as_ref().map(value);
+            for flow in &mut t.data_flow {
+                flow.value = flow.value.as_ref().map(value);
+            }
+            if let Some(e) = &mut t.error {
+                e.message = text(&e.message);
+            }
+            for a in &mut t.attempts {
+                if let Some(e) = &mut a.error {
+                    e.message = text(&e.message);
+                }
+            }
+            t.reason = t.reason.as_deref().map(text);
+        }
+        out
+    }
 }
 
 /// Milliseconds with fractions, as `f64`, for durations in JSON and on spans.
@@ -262,6 +303,77 @@ mod opt_duration_ms {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_redacted_report_carries_no_secret() {
+        let tool = |id: &str, input: Value, output: Value| ToolRun {
+            id: id.into(),
+            tool: "echo".into(),
+            asset_id: None,
+            index: 0,
+            group: 0,
+            order: 0,
+            status: ToolStatus::Ok,
+            output: Some(Arc::new(output)),
+            error: Some(ToolError::new("login as kim:hunter22-pw failed")),
+            reason: None,
+            input: Some(Arc::new(input)),
+            data_flow: vec![DataFlowInput {
+                key: "pw".into(),
+                expression: json!("{a.password}"),
+                value: Some(Arc::new(json!("hunter22-pw"))),
+            }],
+            ready_at: None,
+            started_at: None,
+            ended_at: None,
+            attempts: Vec::new(),
+            retry_count: 0,
+            fallback_used: false,
+            cache_hit: false,
+        };
+        let report = RunReport {
+            plan_id: "p".into(),
+            strategy: Strategy::Serial,
+            started: SystemTime::UNIX_EPOCH,
+            duration: Duration::ZERO,
+            tools: vec![tool(
+                "a",
+                json!({"password": "hunter22-pw", "region": "eu-west-1"}),
+                json!({"echo": "hunter22-pw", "url": "https://x/?token=abcdef", "region": "eu-west-1"}),
+            )],
+            execution_plan: crate::schedule::ExecutionPlan {
+                execution_strategy: Strategy::Serial,
+                execution_groups: vec![],
+                total_expected_duration_ms: 0,
+                is_optimized: false,
+            },
+            summary: RunSummary {
+                total_duration_ms: 0.0,
+                serial_duration_ms: 0.0,
+                time_saved_ms: 0.0,
+                critical_path: vec![],
+                critical_path_ms: 0.0,
+            },
+            trace_id: None,
+        };
+        let red = report.redacted(&TelemetryConfig::default());
+        let text = serde_json::to_string(&red).unwrap();
+        assert!(
+            !text.contains("hunter22") && !text.contains("abcdef"),
+            "{text}"
+        );
+        assert!(text.contains("eu-west-1"), "{text}");
+        let t = &red.tools[0];
+        assert_eq!(
+            t.error.as_ref().unwrap().message,
+            "login as kim:[REDACTED] failed"
+        );
+        assert_eq!(
+            **t.data_flow[0].value.as_ref().unwrap(),
+            json!("[REDACTED]")
+        );
+    }
 
     #[test]
     fn durations_read_back_are_checked() {

@@ -98,8 +98,9 @@ impl TelemetryConfig {
         json_limited(&value, self.value_limit)
     }
 
-    /// A free text (error message, reason, query) redacted and cut to the limit.
-    pub(crate) fn text_attr(&self, text: &str, known: &[String]) -> String {
+    /// A free text (error message, reason, query) redacted, with the `known` secrets of the
+    /// run replaced, not cut.
+    pub fn redact_free_text(&self, text: &str, known: &[String]) -> String {
         let mut out = self.redactor.redact_text(text);
         if !self.redactor.is_disabled() {
             for k in known {
@@ -108,6 +109,11 @@ impl TelemetryConfig {
                 }
             }
         }
-        truncate(out, self.value_limit)
+        out
+    }
+
+    /// A free text (error message, reason, query) redacted and cut to the limit.
+    pub(crate) fn text_attr(&self, text: &str, known: &[String]) -> String {
+        truncate(self.redact_free_text(text, known), self.value_limit)
     }
 }

@@ -1,11 +1,17 @@
 //! Redaction and the value length limit: what stands between user data and a span.
 //!
-//! Object keys that name a secret (password, passwd, secret, token, api key, auth — not
-//! author —, credential, private key, session, cookie, jwt, ssn, credit card; any case, with
-//! `_`, `-`, `.`, space or camelCase between words) have their values replaced by
-//! [`REDACTED`], and so do string values that look like bearer tokens or JWTs, wherever they
-//! stand. Users add their own key patterns. Every attribute value is then cut to the length
-//! limit and marked.
+//! Object keys that name a secret have their values replaced by [`REDACTED`]: password,
+//! passwd, passphrase, secret, token, api key, auth (not author), credential, private key,
+//! session, cookie, csrf/xsrf, credit card, card number, connection string; as a whole word
+//! jwt, ssn, pass, pwd, pin, otp, dsn, cvv, cvc; and any `*_key` but the plain ones (primary,
+//! sort, partition, cache, …) — any case, with `_`, `-`, `.`, space or camelCase between
+//! words. String values that carry a credential are replaced wherever they stand: bearer
+//! tokens, JWTs, AWS access key ids, GitHub, GitLab, Slack, Stripe and Google API tokens, PEM
+//! private keys, passwords in URLs and secret query parameters (`?token=`, `?api_key=`, …).
+//! Users add their own key patterns. Every attribute value is then cut to the length limit and
+//! marked. The key rules follow the OpenTelemetry Collector's redaction processor examples and
+//! common scrubbing lists; values are matched by the token's documented prefix and shape, so
+//! plain values (`eu-west-1`, `kim`) stay.
 
 use std::fmt::Write as _;
 
@@ -15,6 +21,8 @@ use serde_json::Value;
 pub const REDACTED: &str = "[REDACTED]";
 /// How many secret values one run remembers for [`Redactor::redact_known`].
 pub const MAX_KNOWN_SECRETS: usize = 1024;
+/// Shortest value remembered as a secret (shorter ones would mask plain words elsewhere).
+const MIN_KNOWN_SECRET: usize = 6;
 /// Default attribute value length limit, in characters (`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`).
 pub const DEFAULT_VALUE_LIMIT: usize = 4096;
 
@@ -30,9 +38,38 @@ const KEY_PATTERNS: &[&str] = &[
     "session",
     "cookie",
     "creditcard",
+    "cardnumber",
+    "passphrase",
+    "csrf",
+    "xsrf",
+    "connectionstring",
 ];
 /// Short patterns that must be a whole word of the key (`ssn` but not `classname`).
-const KEY_WORDS: &[&str] = &["jwt", "ssn"];
+const KEY_WORDS: &[&str] = &[
+    "jwt", "ssn", "pass", "pwd", "pin", "otp", "dsn", "cvv", "cvc",
+];
+/// Words before a final `key` that make it a plain one (`primary_key`), not a secret
+/// (`encryption_key`, `stripe_key`).
+const PLAIN_KEY_PREFIXES: &[&str] = &[
+    "primary",
+    "foreign",
+    "sort",
+    "partition",
+    "cache",
+    "idempotency",
+    "group",
+    "object",
+    "route",
+    "routing",
+    "shard",
+    "hash",
+    "lookup",
+    "public",
+    "row",
+    "map",
+    "dedup",
+    "dedupe",
+];
 
 /// Decides which keys and values are secrets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -105,7 +142,8 @@ impl Redactor {
                     .iter()
                     .any(|p| !p.is_empty() && norm.contains(p.as_str()))
                 || has_auth(norm)
-                || ascii_has_word(key.as_bytes(), KEY_WORDS),
+                || ascii_has_word(key.as_bytes(), KEY_WORDS)
+                || secret_key_suffix(key),
         )
     }
 
@@ -118,11 +156,13 @@ impl Redactor {
                 .any(|p| !p.is_empty() && norm.contains(p.as_str()))
             || has_auth(&norm)
             || words(key).any(|w| KEY_WORDS.contains(&w.as_str()))
+            || secret_key_suffix(key)
     }
 
-    /// Whether a string value looks like a credential: a bearer token or a JWT.
+    /// Whether a string value carries a credential: a bearer token, a JWT, a known token
+    /// shape, a PEM private key, a password in a URL or a secret query parameter.
     pub fn is_secret_value(&self, value: &str) -> bool {
-        !self.disabled && (has_bearer(value) || has_jwt(value))
+        !self.disabled && (has_bearer(value) || has_jwt(value) || !secret_spans(value).is_empty())
     }
 
     /// A copy of `value` with secrets replaced.
@@ -185,7 +225,7 @@ impl Redactor {
         fn strings(v: &Value, out: &mut Vec<String>) {
             match v {
                 Value::String(s)
-                    if s.chars().count() >= 4
+                    if s.chars().count() >= MIN_KNOWN_SECRET
                         && s != REDACTED
                         && !out.contains(s)
                         && out.len() < MAX_KNOWN_SECRETS =>
@@ -194,19 +234,24 @@ impl Redactor {
                 }
                 Value::Number(n) => {
                     let s = n.to_string();
-                    if s.len() >= 4 && !out.contains(&s) && out.len() < MAX_KNOWN_SECRETS {
+                    if s.len() >= MIN_KNOWN_SECRET
+                        && !out.contains(&s)
+                        && out.len() < MAX_KNOWN_SECRETS
+                    {
                         out.push(s);
                     }
                 }
                 Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
-                Value::Object(m) => m.values().for_each(|i| strings(i, out)),
                 _ => {}
             }
         }
         match value {
             Value::Object(map) => {
                 for (k, v) in map {
-                    if self.is_secret_key(k) {
+                    // An object under a secret key (`credentials: {region, password}`) is
+                    // redacted whole where it stands, but only its own secret-keyed values
+                    // taint what they flow into: `region` stays a plain value elsewhere.
+                    if self.is_secret_key(k) && !v.is_object() {
                         strings(v, out);
                     } else {
                         self.collect_secrets(v, out);
@@ -236,11 +281,26 @@ impl Redactor {
         }
     }
 
-    /// A free text (an error message) with credential-looking words replaced.
+    /// A free text (an error message, a URL, a query) with the credentials in it replaced;
+    /// the rest of the text stays.
     pub fn redact_text(&self, text: &str) -> String {
         if !self.is_secret_value(text) {
             return text.to_owned();
         }
+        let spans = secret_spans(text);
+        let text = &if spans.is_empty() {
+            text.to_owned()
+        } else {
+            let mut masked = String::with_capacity(text.len());
+            let mut at = 0;
+            for (start, end) in spans {
+                masked.push_str(&text[at..start]);
+                masked.push_str(REDACTED);
+                at = end;
+            }
+            masked.push_str(&text[at..]);
+            masked
+        };
         let mut out = String::with_capacity(text.len());
         let mut after_bearer = false;
         for (k, word) in text.split(' ').enumerate() {
@@ -256,6 +316,149 @@ impl Redactor {
         }
         out
     }
+}
+
+/// `…_key` (or `…Key`) after a word that does not make it a plain key.
+fn secret_key_suffix(key: &str) -> bool {
+    let ends_in_key = key
+        .get(key.len().saturating_sub(3)..)
+        .is_some_and(|t| t.eq_ignore_ascii_case("key"));
+    if key.len() <= 3 || !ends_in_key {
+        return false;
+    }
+    let ws: Vec<String> = words(key).collect();
+    match ws.as_slice() {
+        [.., prev, last] if last == "key" => !PLAIN_KEY_PREFIXES.contains(&prev.as_str()),
+        _ => false,
+    }
+}
+
+/// Query parameter names whose values are credentials even when the key rules would not
+/// say so (`?key=`, `?sig=`).
+const SECRET_PARAMS: &[&str] = &["key", "sig", "signature", "code", "client_secret"];
+
+/// Byte ranges of the credentials inside `text`: known token shapes, PEM private keys,
+/// passwords in URLs and secret query parameter values. Sorted, not overlapping.
+fn secret_spans(text: &str) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut spans = Vec::new();
+    let run = |from: usize, ok: &dyn Fn(u8) -> bool| {
+        from + b[from.min(b.len())..]
+            .iter()
+            .take_while(|&&c| ok(c))
+            .count()
+    };
+    let alnum = |c: u8| c.is_ascii_alphanumeric();
+    let word_start = |i: usize| i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+    // (prefix, allowed body bytes, shortest body)
+    type Shape = (&'static [u8], fn(u8) -> bool, usize);
+    let shapes: &[Shape] = &[
+        (
+            b"AKIA",
+            |c| c.is_ascii_uppercase() || c.is_ascii_digit(),
+            16,
+        ),
+        (
+            b"ASIA",
+            |c| c.is_ascii_uppercase() || c.is_ascii_digit(),
+            16,
+        ),
+        (b"ghp_", |c| c.is_ascii_alphanumeric(), 30),
+        (b"gho_", |c| c.is_ascii_alphanumeric(), 30),
+        (b"ghu_", |c| c.is_ascii_alphanumeric(), 30),
+        (b"ghs_", |c| c.is_ascii_alphanumeric(), 30),
+        (b"ghr_", |c| c.is_ascii_alphanumeric(), 30),
+        (
+            b"github_pat_",
+            |c| c.is_ascii_alphanumeric() || c == b'_',
+            22,
+        ),
+        (
+            b"glpat-",
+            |c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_',
+            20,
+        ),
+        (b"xoxb-", |c| c.is_ascii_alphanumeric() || c == b'-', 10),
+        (b"xoxp-", |c| c.is_ascii_alphanumeric() || c == b'-', 10),
+        (b"xoxa-", |c| c.is_ascii_alphanumeric() || c == b'-', 10),
+        (b"xoxr-", |c| c.is_ascii_alphanumeric() || c == b'-', 10),
+        (b"xoxs-", |c| c.is_ascii_alphanumeric() || c == b'-', 10),
+        (b"sk_live_", |c| c.is_ascii_alphanumeric(), 16),
+        (b"rk_live_", |c| c.is_ascii_alphanumeric(), 16),
+        (
+            b"AIza",
+            |c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_',
+            35,
+        ),
+    ];
+    let mut i = 0;
+    while i < b.len() {
+        let mut matched = false;
+        if word_start(i) {
+            for (prefix, ok, min) in shapes {
+                if b[i..].starts_with(prefix) {
+                    let end = run(i + prefix.len(), &|c| ok(c));
+                    if end - i - prefix.len() >= *min {
+                        spans.push((i, end));
+                        i = end;
+                        matched = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if matched {
+            continue;
+        }
+        if b[i..].starts_with(b"-----BEGIN") {
+            let head_end = text[i..].find('\n').map_or(b.len(), |n| i + n);
+            if text[i..head_end].contains("PRIVATE KEY") {
+                let end = text[i..]
+                    .find("-----END")
+                    .and_then(|e| text[i + e + 8..].find("-----").map(|f| i + e + 8 + f + 5))
+                    .unwrap_or(b.len());
+                spans.push((i, end));
+                i = end;
+                continue;
+            }
+        }
+        if b[i..].starts_with(b"://") {
+            // scheme://user:password@host
+            let start = i + 3;
+            let auth_end = run(start, &|c| {
+                !matches!(c, b'/' | b'?' | b'#') && !c.is_ascii_whitespace() && c != b'"'
+            });
+            if let Some(at) = text[start..auth_end].rfind('@') {
+                if let Some(colon) = text[start..start + at].find(':') {
+                    let (s, e) = (start + colon + 1, start + at);
+                    if e > s {
+                        spans.push((s, e));
+                    }
+                }
+            }
+            i = start;
+            continue;
+        }
+        if matches!(b[i], b'?' | b'&' | b';') {
+            let name_end = run(i + 1, &|c| alnum(c) || matches!(c, b'_' | b'-' | b'.'));
+            if name_end < b.len() && b[name_end] == b'=' && name_end > i + 1 {
+                let name = &text[i + 1..name_end];
+                let value_end = run(name_end + 1, &|c| {
+                    !matches!(c, b'&' | b'#' | b';' | b'"' | b'\'') && !c.is_ascii_whitespace()
+                });
+                let lower = name.to_ascii_lowercase();
+                let secret =
+                    SECRET_PARAMS.contains(&lower.as_str()) || Redactor::new().is_secret_key(name);
+                if secret && value_end > name_end + 1 {
+                    spans.push((name_end + 1, value_end));
+                }
+                i = value_end.max(i + 1);
+                continue;
+            }
+        }
+        i += 1;
+    }
+    spans
 }
 
 fn normalize(key: &str) -> String {
@@ -418,13 +621,16 @@ pub(crate) fn json_limited<T: serde::Serialize + ?Sized>(
     };
     serde_json::to_writer(&mut w, value).expect("writing JSON to memory cannot fail");
     let text = String::from_utf8_lossy(&w.buf).into_owned();
-    let mut out = truncate(text, limit);
-    if w.total > w.buf.len() && !out.contains("…[truncated") {
-        let _ = write!(out, "…[truncated {} bytes]", w.total - w.buf.len());
-    } else if w.total > w.buf.len() {
-        // The marker counts characters of the kept prefix only; say the full size too.
-        let _ = write!(out, " of {} bytes", w.total);
+    if w.total == w.buf.len() {
+        return (truncate(text, limit), w.total);
     }
+    // Only a prefix was kept: say what was cut in bytes of the whole JSON.
+    let kept = match text.char_indices().nth(limit) {
+        Some((at, _)) => at,
+        None => text.len(),
+    };
+    let mut out = text[..kept].to_owned();
+    let _ = write!(out, "…[truncated {} of {} bytes]", w.total - kept, w.total);
     (out, w.total)
 }
 
@@ -607,6 +813,107 @@ mod tests {
     }
 
     #[test]
+    fn wider_secret_keys_and_no_spread_to_plain_keys() {
+        let r = Redactor::new();
+        for key in [
+            "DB_PASS",
+            "pwd",
+            "passphrase",
+            "dsn",
+            "stripe_key",
+            "encryptionKey",
+            "card_number",
+            "cvv",
+            "mysql_pwd",
+            "csrf_token",
+            "X-XSRF-TOKEN",
+            "pin",
+            "aws_secret_access_key",
+            "connection_string",
+        ] {
+            assert!(r.is_secret_key(key), "{key}");
+        }
+        for key in [
+            "region",
+            "key",
+            "primary_key",
+            "sort_key",
+            "partition_key",
+            "passenger",
+            "compass",
+            "spin",
+            "pinned",
+            "keyword",
+            "monkey",
+            "cache_key",
+            "author",
+            "password_policy_url_x",
+        ] {
+            assert_eq!(
+                r.is_secret_key(key),
+                key == "password_policy_url_x",
+                "{key}"
+            );
+        }
+        let mut known = Vec::new();
+        r.collect_secrets(
+            &json!({"credentials": {"region": "eu-west-1", "password": "s3cr3t-pw"}}),
+            &mut known,
+        );
+        assert_eq!(known, vec!["s3cr3t-pw".to_owned()]);
+        let mut v = json!({"region": "eu-west-1", "echo": "s3cr3t-pw"});
+        r.redact_known(&mut v, &known);
+        assert_eq!(v, json!({"region": "eu-west-1", "echo": REDACTED}));
+    }
+
+    #[test]
+    fn token_shapes_under_plain_keys() {
+        let r = Redactor::new();
+        let pem =
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE KEY-----";
+        let secrets = [
+            "AKIAIOSFODNN7EXAMPLE",
+            "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnop",
+            "xoxb-123456789012-abcdefghij",
+            pem,
+            "https://kim:hunter2@db.example.com/x",
+            "https://api.example.com/v1?q=1&token=abc123",
+            "https://api.example.com/v1?api_key=abc123&x=1",
+            "postgres://app:pa55word@10.0.0.5:5432/db",
+        ];
+        for s in secrets {
+            assert!(r.is_secret_value(s), "{s}");
+            assert_eq!(
+                r.redact(&json!({ "v": s })),
+                json!({ "v": REDACTED }),
+                "{s}"
+            );
+        }
+        for plain in [
+            "eu-west-1",
+            "https://example.com/a?q=token&page=2",
+            "AKIA",
+            "ghp_short",
+            "https://example.com/path@v2",
+            "key=value",
+            "-----BEGIN CERTIFICATE-----",
+        ] {
+            assert!(!r.is_secret_value(plain), "{plain}");
+        }
+        assert_eq!(
+            r.redact_text("GET https://kim:hunter2@h/x?api_key=abc123&page=2 failed"),
+            "GET https://kim:[REDACTED]@h/x?api_key=[REDACTED]&page=2 failed"
+        );
+        assert_eq!(
+            r.redact_text("key AKIAIOSFODNN7EXAMPLE leaked"),
+            "key [REDACTED] leaked"
+        );
+        // Non-ASCII around a match keeps the text intact.
+        assert_eq!(r.redact_text("é?token=ab é"), "é?token=[REDACTED] é");
+    }
+
+    #[test]
     fn truncation_is_marked() {
         assert_eq!(truncate("abcdef".into(), 10), "abcdef");
         assert_eq!(truncate("abcdef".into(), 3), "abc…[truncated 3 chars]");
@@ -615,7 +922,8 @@ mod tests {
         let (text, size) = json_limited(&big, 50);
         assert_eq!(size, serde_json::to_string(&big).unwrap().len());
         assert!(text.starts_with("{\"rows\":[\"xxx"));
-        assert!(text.contains("…[truncated"), "{text}");
+        let cut = text.split("…[truncated ").nth(1).unwrap();
+        assert_eq!(cut, format!("{} of {size} bytes]", size - 50));
         assert!(text.chars().count() < 120, "{text}");
         assert_eq!(json_limited(&json!([1, 2]), 50), ("[1,2]".into(), 5));
     }

@@ -55,12 +55,13 @@ const SELECTED_HEADERS: &[&str] = &[
 const MAX_REDIRECTS: usize = 5;
 
 /// GET or POST a URL, with the trace context propagated.
+///
+/// Redirects are followed here, not by the client, so that each hop can be checked: to
+/// another origin the headers the plan set (an `X-Api-Key`, say) and baggage are never
+/// sent, and no hop sends a `Referer` (it would carry the first URL's `?api_key=`).
 #[derive(Default)]
 pub(crate) struct Http {
-    /// Follows redirects anywhere (no baggage on these requests).
-    open: OnceLock<reqwest::Client>,
-    /// Follows redirects only to the same host and port (requests carrying baggage).
-    same_host: OnceLock<reqwest::Client>,
+    client: OnceLock<reqwest::Client>,
 }
 
 fn invalid(message: impl Into<String>) -> ToolError {
@@ -223,38 +224,32 @@ fn same_origin(a: &reqwest::Url, b: &reqwest::Url) -> bool {
 }
 
 impl Http {
-    fn client(&self, same_host: bool) -> Result<&reqwest::Client, ToolError> {
-        let cell = if same_host {
-            &self.same_host
-        } else {
-            &self.open
-        };
-        if let Some(c) = cell.get() {
+    fn client(&self) -> Result<&reqwest::Client, ToolError> {
+        if let Some(c) = self.client.get() {
             return Ok(c);
         }
-        let policy = if same_host {
-            reqwest::redirect::Policy::custom(|attempt| {
-                let first = attempt.previous().first().cloned();
-                if attempt.previous().len() > MAX_REDIRECTS {
-                    attempt.error("too many redirects")
-                } else if first.is_some_and(|f| !same_origin(&f, attempt.url())) {
-                    // Baggage never follows a redirect to another host: hand back the 3xx.
-                    attempt.stop()
-                } else {
-                    attempt.follow()
-                }
-            })
-        } else {
-            reqwest::redirect::Policy::limited(MAX_REDIRECTS)
-        };
         let client = reqwest::Client::builder()
-            .redirect(policy)
+            .redirect(reqwest::redirect::Policy::none())
+            .referer(false)
             .build()
             .map_err(|e| {
                 ToolError::with_kind("http_error", format!("cannot build the client: {e}"))
             })?;
-        Ok(cell.get_or_init(|| client))
+        Ok(self.client.get_or_init(|| client))
     }
+}
+
+/// Where a redirect response sends the request next, if it is one to follow.
+fn redirect_target(response: &reqwest::Response) -> Option<reqwest::Url> {
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response
+        .headers()
+        .get(http::header::LOCATION)?
+        .to_str()
+        .ok()?;
+    response.url().join(location).ok()
 }
 
 fn is_json(content_type: Option<&str>) -> bool {
@@ -308,30 +303,68 @@ impl Tool for Http {
             span.set_attribute(attr::SERVER_PORT, i64::from(port));
         }
 
-        let mut headers = req.headers.clone();
-        ctx.inject(&mut headers);
         let with_baggage = !req.baggage.is_empty() && req.baggage_allowed();
-        if with_baggage {
-            inject_baggage(req.baggage.iter().cloned(), &mut headers);
-        }
-        let client = self.client(with_baggage)?;
-        let mut builder = client
-            .request(req.method.clone(), req.url.clone())
-            .timeout(req.timeout);
-        if let Some((bytes, content_type)) = req.body.clone() {
-            if !headers.contains_key(http::header::CONTENT_TYPE) {
-                headers.insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static(content_type),
-                );
+        let client = self.client()?;
+        let mut url = req.url.clone();
+        let mut method = req.method.clone();
+        let mut body = req.body.clone();
+        let mut same_origin_so_far = true;
+        let mut hops = 0;
+        let mut response = loop {
+            let mut headers = if same_origin_so_far {
+                req.headers.clone()
+            } else {
+                // Another origin: nothing the plan set travels there.
+                http::HeaderMap::new()
+            };
+            ctx.inject(&mut headers);
+            if with_baggage && same_origin_so_far {
+                inject_baggage(req.baggage.iter().cloned(), &mut headers);
             }
-            builder = builder.body(bytes);
-        }
-        let mut response = builder
-            .headers(headers)
-            .send()
-            .await
-            .map_err(|e| send_error(e, &req.method, &shown))?;
+            let mut builder = client
+                .request(method.clone(), url.clone())
+                .timeout(req.timeout);
+            if let Some((bytes, content_type)) = body.clone() {
+                if !headers.contains_key(http::header::CONTENT_TYPE) {
+                    headers.insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static(content_type),
+                    );
+                }
+                builder = builder.body(bytes);
+            }
+            let response = builder
+                .headers(headers)
+                .send()
+                .await
+                .map_err(|e| send_error(e, &req.method, &shown))?;
+            let Some(next) = redirect_target(&response) else {
+                break response;
+            };
+            let cross = !same_origin(&req.url, &next);
+            // Baggage never follows a redirect to another origin: hand back the 3xx.
+            if cross && with_baggage {
+                break response;
+            }
+            hops += 1;
+            if hops > MAX_REDIRECTS {
+                return Err(ToolError::with_kind(
+                    "http_error",
+                    format!(
+                        "{} {shown}: more than {MAX_REDIRECTS} redirects",
+                        req.method
+                    ),
+                ));
+            }
+            // 301/302/303 turn a POST into a GET without a body; 307/308 keep both.
+            let status = response.status().as_u16();
+            if matches!(status, 301..=303) && method != reqwest::Method::GET {
+                method = reqwest::Method::GET;
+                body = None;
+            }
+            same_origin_so_far &= !cross;
+            url = next;
+        };
         let status = response.status();
         span.set_attribute(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(status.as_u16()));
 
@@ -649,5 +682,56 @@ mod tests {
         let out = call(json!({"url": url})).await.unwrap();
         assert_eq!(out["body"], "other");
         assert!(!other_seen.lock().unwrap()[0].contains("baggage"));
+    }
+
+    #[tokio::test]
+    async fn plan_headers_and_referer_stay_on_the_first_origin() {
+        let (other, other_seen) = server(|_| response("200 OK", "text/plain", "other")).await;
+        let (addr, first_seen) = server(move |path: &str| {
+            if path == "/hop" {
+                response("200 OK", "text/plain", "same")
+            } else if path == "/same" {
+                "HTTP/1.1 302 Found\r\nlocation: /hop\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned()
+            } else {
+                format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://localhost:{}/landed\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    other.port()
+                )
+            }
+        })
+        .await;
+        let headers = json!({"X-Api-Key": "k-123456", "X-Tenant": "acme"});
+        // To another origin: followed, without any header the plan set and without Referer.
+        let out =
+            call(json!({"url": format!("http://{addr}/start?api_key=abc"), "headers": headers}))
+                .await
+                .unwrap();
+        assert_eq!(out["body"], "other");
+        let landed = other_seen.lock().unwrap()[0].to_ascii_lowercase();
+        assert!(
+            !landed.contains("x-api-key") && !landed.contains("x-tenant"),
+            "{landed}"
+        );
+        assert!(!landed.contains("referer"), "{landed}");
+        assert!(
+            landed.contains("traceparent") || !landed.contains("baggage"),
+            "{landed}"
+        );
+        // On the same origin the plan's headers go along.
+        let out = call(json!({"url": format!("http://{addr}/same"), "headers": headers}))
+            .await
+            .unwrap();
+        assert_eq!(out["body"], "same");
+        let hop = first_seen
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .to_ascii_lowercase();
+        assert!(
+            hop.starts_with("get /hop") && hop.contains("x-api-key: k-123456"),
+            "{hop}"
+        );
+        assert!(!hop.contains("referer"), "{hop}");
     }
 }
