@@ -6,10 +6,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Tool type and canonical input.
+type Key = (String, String);
+
 /// Shared by every run of one orchestrator.
 #[derive(Debug, Default)]
 pub(crate) struct ResultCache {
-    entries: Mutex<HashMap<(String, String), (Instant, Arc<Value>)>>,
+    entries: Mutex<HashMap<Key, (Instant, Arc<Value>)>>,
 }
 
 impl ResultCache {

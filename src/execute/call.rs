@@ -33,6 +33,9 @@ impl Outcome {
     }
 }
 
+/// Where a task reports its facts, with its tool's plan index.
+pub(super) type FactSender = mpsc::UnboundedSender<(usize, Fact)>;
+
 /// A fact a task reports while the tool runs.
 pub(super) enum Fact {
     Retry {
@@ -51,7 +54,7 @@ pub(super) struct Call {
     /// The tool's plan index, for the facts it reports.
     pub(super) index: usize,
     /// Where retries and fallbacks are reported, to reach the observers as they happen.
-    pub(super) facts: mpsc::UnboundedSender<(usize, Fact)>,
+    pub(super) facts: FactSender,
     pub(super) tool_id: String,
     pub(super) tool_type: String,
     pub(super) primary: Arc<dyn Tool>,

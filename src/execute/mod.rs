@@ -41,7 +41,7 @@ use crate::plan::{OnFailure, Plan, Strategy};
 use crate::run::{ms, DataFlowInput, RunReport, RunSummary, ToolError, ToolRun, ToolStatus};
 use crate::schedule::{analyze, AnalyzedPlan};
 use cache::ResultCache;
-use call::{Call, Fact, Outcome};
+use call::{Call, Fact, FactSender, Outcome};
 use observer::{NamedFactory, Observers, ProgressObserver};
 
 /// Default base delay of the exponential retry backoff.
@@ -283,10 +283,8 @@ struct Run<'a> {
     ready: BinaryHeap<Reverse<(usize, usize)>>,
     tasks: JoinSet<(usize, Outcome)>,
     task_of: HashMap<tokio::task::Id, usize>,
-    facts: (
-        mpsc::UnboundedSender<(usize, Fact)>,
-        mpsc::UnboundedReceiver<(usize, Fact)>,
-    ),
+    /// Retries and fallbacks reported by the tasks: a sender for each task, the receiver.
+    facts: (FactSender, mpsc::UnboundedReceiver<(usize, Fact)>),
     running: usize,
     limit: usize,
     stopped: Option<String>,
