@@ -26,7 +26,8 @@ pub enum PlanErrorKind {
     Empty,
     /// The file is larger than the plan size limit.
     TooLarge {
-        /// The file's size.
+        /// The file's size (one more than the limit when only that much was read: a pipe or
+        /// a device has no size).
         bytes: u64,
         /// The limit.
         limit: u64,
@@ -139,6 +140,11 @@ impl fmt::Display for PlanErrorKind {
         match self {
             PlanErrorKind::Io(e) => write!(f, "cannot read the plan: {e}"),
             PlanErrorKind::Empty => write!(f, "the plan is empty"),
+            PlanErrorKind::TooLarge { bytes, limit } if *bytes <= limit + 1 => write!(
+                f,
+                "the plan is larger than the {} MiB a plan may have (reading stopped there)",
+                limit / 1048576
+            ),
             PlanErrorKind::TooLarge { bytes, limit } => write!(
                 f,
                 "the plan is {:.1} MiB, more than the {} MiB a plan may have",

@@ -306,15 +306,23 @@ impl Plan {
         let io = |e: std::io::Error| {
             PlanError::new(PlanErrorKind::Io(e.to_string())).in_file(path.display().to_string())
         };
-        let size = std::fs::metadata(path).map_err(io)?.len();
-        if size > MAX_PLAN_BYTES {
+        // The limit holds for what is actually read, not for the size a file reports: a
+        // pipe, a device or a file that grows is cut off all the same.
+        let file = std::fs::File::open(path).map_err(io)?;
+        let reported = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_PLAN_BYTES + 1),
+            &mut bytes,
+        )
+        .map_err(io)?;
+        if bytes.len() as u64 > MAX_PLAN_BYTES {
             return Err(PlanError::new(PlanErrorKind::TooLarge {
-                bytes: size,
+                bytes: reported.max(bytes.len() as u64),
                 limit: MAX_PLAN_BYTES,
             })
             .in_file(path.display().to_string()));
         }
-        let bytes = std::fs::read(path).map_err(io)?;
         Self::from_json_slice(&bytes).map_err(|e| e.in_file(path.display().to_string()))
     }
 
@@ -335,6 +343,32 @@ fn clean_serde_message(msg: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[cfg(unix)]
+    fn reads_stop_at_the_limit_whatever_the_file_reports() {
+        // /dev/zero reports size 0 and never ends.
+        let e = Plan::from_path("/dev/zero").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "/dev/zero: the plan is larger than the 16 MiB a plan may have (reading stopped there)"
+        );
+        let dir = std::env::temp_dir().join(format!("orchestrace-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.json");
+        std::fs::write(&big, vec![b' '; (MAX_PLAN_BYTES + 1024 * 1024) as usize]).unwrap();
+        let e = Plan::from_path(&big).unwrap_err().to_string();
+        assert!(
+            e.ends_with("the plan is 17.0 MiB, more than the 16 MiB a plan may have"),
+            "{e}"
+        );
+        let link = dir.join("link.json");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        let e = Plan::from_path(&link).unwrap_err().to_string();
+        assert!(e.ends_with("(reading stopped there)"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn loads_the_spec_example() {
