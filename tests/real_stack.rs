@@ -672,6 +672,9 @@ fn a_collector_that_refuses_does_not_fail_the_run() {
             "    limit_mib: 1\n    spike_limit_mib: 0",
         )
     });
+    // The limiter measures memory every second (check_interval): refusal starts after the
+    // first measurement.
+    std::thread::sleep(Duration::from_millis(2500));
     orchestrace_bin();
     let started = Instant::now();
     let out = orchestrace(
