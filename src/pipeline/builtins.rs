@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::{Answer, Composer, OrchestrationTrace, Planner, Policy, Presenter, StageError};
-use crate::plan::{PlanError, PlanErrorKind};
 use crate::execute::ToolRegistry;
-use crate::run::{RunReport, ToolStatus};
 use crate::plan::Plan;
+use crate::plan::{PlanError, PlanErrorKind};
+use crate::run::{RunReport, ToolStatus};
 use crate::schedule::AnalyzedPlan;
 
 /// Always returns the same plan.
@@ -376,8 +376,8 @@ mod tests {
         let tools: Vec<Value> = (0..n)
             .map(|i| json!({"id": format!("t{i}"), "tool": "echo"}))
             .collect();
-        let plan = Plan::from_json_str(&json!({"plan_id": "wide", "tools": tools}).to_string())
-            .unwrap();
+        let plan =
+            Plan::from_json_str(&json!({"plan_id": "wide", "tools": tools}).to_string()).unwrap();
         crate::Orchestrator::default().analyze(plan).unwrap()
     }
 

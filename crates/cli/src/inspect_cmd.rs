@@ -61,13 +61,23 @@ fn show(trace: &Trace, html: Option<OutputFile>, view: View, json: bool) -> Resu
     let written = if json {
         super::json::write_pretty(&mut out, &analysis)
     } else {
-        write_views(&mut out, trace, &analysis, view, &RenderOptions::for_stdout())
+        write_views(
+            &mut out,
+            trace,
+            &analysis,
+            view,
+            &RenderOptions::for_stdout(),
+        )
     };
     written.or_else(super::ignore_broken_pipe)
 }
 
 /// Prints the chosen views of a trace to `out` (stdout's colour rules).
-pub(crate) fn write_views_to(out: &mut dyn Write, trace: &Trace, view: View) -> Result<(), Failure> {
+pub(crate) fn write_views_to(
+    out: &mut dyn Write,
+    trace: &Trace,
+    view: View,
+) -> Result<(), Failure> {
     let analysis = inspect::analyze(trace);
     write_views(out, trace, &analysis, view, &RenderOptions::for_stdout())
         .or_else(super::ignore_broken_pipe)

@@ -12,7 +12,14 @@ use serde_json::ser::{Formatter, PrettyFormatter};
 use serde_json::Value;
 
 /// Keys whose numbers are durations or times in milliseconds, besides every `…_ms` key.
-const TIME_KEYS: &[&str] = &["start", "end", "duration", "ready_at", "started_at", "ended_at"];
+const TIME_KEYS: &[&str] = &[
+    "start",
+    "end",
+    "duration",
+    "ready_at",
+    "started_at",
+    "ended_at",
+];
 
 /// Keys whose values are user data, never changed.
 const DATA_KEYS: &[&str] = &[
@@ -75,12 +82,12 @@ impl Formatter for SafeFormatter {
         let mut last = 0;
         for (i, c) in fragment.char_indices() {
             if super::sanitize::is_unsafe(c) {
-                writer.write_all(fragment[last..i].as_bytes())?;
+                writer.write_all(&fragment.as_bytes()[last..i])?;
                 write!(writer, "\\u{:04x}", c as u32)?;
                 last = i + c.len_utf8();
             }
         }
-        writer.write_all(fragment[last..].as_bytes())
+        writer.write_all(&fragment.as_bytes()[last..])
     }
 
     fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
@@ -116,7 +123,8 @@ impl Formatter for SafeFormatter {
 pub(crate) fn write_pretty(out: &mut dyn Write, value: &impl serde::Serialize) -> io::Result<()> {
     let mut value = serde_json::to_value(value)?;
     round_durations(&mut value);
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, SafeFormatter(PrettyFormatter::new()));
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut *out, SafeFormatter(PrettyFormatter::new()));
     serde::Serialize::serialize(&value, &mut ser)?;
     writeln!(out)
 }
@@ -159,7 +167,10 @@ mod tests {
     #[test]
     fn strings_carry_no_raw_terminal_controls() {
         let text = pretty(&json!({"q": "a\u{1b}[2Jb\u{9b}c\u{7f}\u{202e}"}));
-        assert_eq!(text, "{\n  \"q\": \"a\\u001b[2Jb\\u009bc\\u007f\\u202e\"\n}\n");
+        assert_eq!(
+            text,
+            "{\n  \"q\": \"a\\u001b[2Jb\\u009bc\\u007f\\u202e\"\n}\n"
+        );
         let back: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(back["q"], "a\u{1b}[2Jb\u{9b}c\u{7f}\u{202e}");
     }

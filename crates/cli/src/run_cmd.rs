@@ -311,14 +311,14 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     }
 
     if let Some(out) = trace_out {
-        let text = serde_json::to_string(&captured.unwrap_or(Value::Null))
-            .expect("JSON values serialize");
+        let text =
+            serde_json::to_string(&captured.unwrap_or(Value::Null)).expect("JSON values serialize");
         out.write((text + "\n").as_bytes())?;
     }
     if let Some(out) = html {
-        let trace = inspected.as_ref().ok_or_else(|| {
-            Failure::invalid("--html: no trace was captured to render")
-        })?;
+        let trace = inspected
+            .as_ref()
+            .ok_or_else(|| Failure::invalid("--html: no trace was captured to render"))?;
         super::inspect_cmd::write_html_file(out, trace)?;
     }
     let mut out = std::io::stdout().lock();
@@ -439,5 +439,49 @@ fn summarize(v: &Value) -> String {
         format!("{}…", text.chars().take(59).collect::<String>())
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let cli =
+            Cli::try_parse_from(["orchestrace", "run", "plan.json"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Run(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn spans_are_kept_in_process_only_when_something_reads_them() {
+        assert!(!needs_capture(&run_args(&["--view", "none"])));
+        assert!(!needs_capture(&run_args(&["--json"])));
+        assert!(!needs_capture(&run_args(&[
+            "--view",
+            "none",
+            "--otlp",
+            "http://c:4317"
+        ])));
+        assert!(needs_capture(&run_args(&[])));
+        assert!(needs_capture(&run_args(&["--view", "timeline"])));
+        assert!(needs_capture(&run_args(&[
+            "--view",
+            "none",
+            "--trace-out",
+            "t.json"
+        ])));
+        assert!(needs_capture(&run_args(&["--json", "--html", "r.html"])));
+    }
+
+    #[test]
+    fn the_tool_limit_defaults_to_the_policys() {
+        assert_eq!(run_args(&[]).max_tools, 100_000);
+        assert_eq!(run_args(&["--max-tools", "7"]).max_tools, 7);
     }
 }

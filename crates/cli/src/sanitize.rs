@@ -77,7 +77,9 @@ pub(crate) fn redact_url(url: &str) -> String {
     let (scheme, rest) = url.split_at(start);
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    let host = authority.rfind('@').map_or(authority, |i| &authority[i + 1..]);
+    let host = authority
+        .rfind('@')
+        .map_or(authority, |i| &authority[i + 1..]);
     let (before_fragment, fragment) = match tail.split_once('#') {
         Some((b, f)) => (b, Some(f)),
         None => (tail, None),
@@ -106,9 +108,14 @@ pub(crate) fn redact_urls(text: &str) -> String {
         let scheme_start = rest[..i]
             .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
             .map_or(0, |j| j + 1);
-        let end = rest[i..]
+        let token_end = rest[i..]
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
             .map_or(rest.len(), |j| i + j);
+        // Punctuation after a URL (`(…/traces)`, `…/traces:`) is the sentence's, not the URL's.
+        let end = scheme_start
+            + rest[scheme_start..token_end]
+                .trim_end_matches([')', ']', ',', '.', ';', ':'])
+                .len();
         out.push_str(&rest[..scheme_start]);
         out.push_str(&redact_url(&rest[scheme_start..end]));
         rest = &rest[end..];

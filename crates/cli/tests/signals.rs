@@ -51,9 +51,9 @@ fn sigterm_cancels_the_run_writes_the_trace_and_exits_143() {
     assert_eq!(code, Some(143));
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert_eq!(tool_status(&trace, "nap"), "cancelled");
-    assert!(spans(&trace)
-        .iter()
-        .any(|s| s["name"].as_str().is_some_and(|n| n.starts_with("invoke_workflow"))));
+    assert!(spans(&trace).iter().any(|s| s["name"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("invoke_workflow"))));
 }
 
 #[test]
@@ -96,11 +96,17 @@ fn a_second_signal_cuts_the_flush_short() {
     kill(&child, "TERM");
     // Into the flush: the run is cancelled within milliseconds, the export then hangs.
     std::thread::sleep(Duration::from_millis(1000));
-    assert!(child.try_wait().unwrap().is_none(), "the flush should still be waiting");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the flush should still be waiting"
+    );
     kill(&child, "INT");
     let (status, took) = wait_within(&mut child, Duration::from_secs(15));
     assert_eq!(status.code(), Some(143));
-    assert!(took < Duration::from_secs(2), "took {took:?} after the second signal");
+    assert!(
+        took < Duration::from_secs(2),
+        "took {took:?} after the second signal"
+    );
     // Cut short before the outputs: the file opened up front is still empty.
     assert_eq!(std::fs::read(&out).unwrap().len(), 0);
     let mut err = String::new();

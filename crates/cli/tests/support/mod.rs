@@ -71,7 +71,10 @@ fn catches_signals(pid: u32) -> bool {
 pub fn wait_until_catching(child: &Child) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !catches_signals(child.id()) {
-        assert!(Instant::now() < deadline, "the command never listened for signals");
+        assert!(
+            Instant::now() < deadline,
+            "the command never listened for signals"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
