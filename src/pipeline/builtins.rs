@@ -125,6 +125,11 @@ impl Planner for RouterPlanner {
 }
 
 /// The built-in policy: allowed tool types, at most so many tools and so much concurrency.
+///
+/// The limits keep one plan from taking the process down (every tool costs its record, its
+/// span and its task): at most [`DefaultPolicy::DEFAULT_MAX_TOOLS`] tools and a `max_concurrency` of at most
+/// [`DefaultPolicy::DEFAULT_MAX_CONCURRENCY`], each raised or lowered with its `with_*` setter. The CLI sets
+/// the first with `orchestrace run --max-tools N`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DefaultPolicy {
     allowed: Option<BTreeSet<String>>,
@@ -136,13 +141,19 @@ impl Default for DefaultPolicy {
     fn default() -> Self {
         DefaultPolicy {
             allowed: None,
-            max_tools: 10_000,
-            max_concurrency: 256,
+            max_tools: Self::DEFAULT_MAX_TOOLS,
+            max_concurrency: Self::DEFAULT_MAX_CONCURRENCY,
         }
     }
 }
 
 impl DefaultPolicy {
+    /// How many tools a plan may have unless told otherwise.
+    pub const DEFAULT_MAX_TOOLS: usize = 100_000;
+
+    /// How high a plan's `max_concurrency` may be unless told otherwise.
+    pub const DEFAULT_MAX_CONCURRENCY: usize = 256;
+
     /// Allows only these tool types (fallbacks included).
     pub fn allow_tools<I, S>(mut self, tools: I) -> Self
     where
@@ -153,16 +164,36 @@ impl DefaultPolicy {
         self
     }
 
-    /// At most this many tools in a plan.
-    pub fn max_tools(mut self, n: usize) -> Self {
+    /// Accepts plans of at most `n` tools (default [`DefaultPolicy::DEFAULT_MAX_TOOLS`]).
+    pub fn with_max_tools(mut self, n: usize) -> Self {
         self.max_tools = n;
         self
     }
 
-    /// At most this `max_concurrency`.
-    pub fn max_concurrency(mut self, n: usize) -> Self {
+    /// Accepts a `max_concurrency` of at most `n` (default [`DefaultPolicy::DEFAULT_MAX_CONCURRENCY`]).
+    pub fn with_max_concurrency(mut self, n: usize) -> Self {
         self.max_concurrency = n;
         self
+    }
+
+    /// The same as [`DefaultPolicy::with_max_tools`].
+    pub fn max_tools(self, n: usize) -> Self {
+        self.with_max_tools(n)
+    }
+
+    /// The same as [`DefaultPolicy::with_max_concurrency`].
+    pub fn max_concurrency(self, n: usize) -> Self {
+        self.with_max_concurrency(n)
+    }
+
+    /// The most tools a plan may have.
+    pub fn tool_limit(&self) -> usize {
+        self.max_tools
+    }
+
+    /// The highest `max_concurrency` a plan may ask for.
+    pub fn concurrency_limit(&self) -> usize {
+        self.max_concurrency
     }
 }
 
@@ -334,5 +365,39 @@ impl Presenter for DefaultPresenter {
             "blocks": answer.blocks,
             "inspector": inspector,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wide_plan(n: usize) -> AnalyzedPlan {
+        let tools: Vec<Value> = (0..n)
+            .map(|i| json!({"id": format!("t{i}"), "tool": "echo"}))
+            .collect();
+        let plan =
+            Plan::from_json_str(&json!({"plan_id": "wide", "tools": tools}).to_string()).unwrap();
+        crate::Orchestrator::default().analyze(plan).unwrap()
+    }
+
+    #[test]
+    fn fifty_thousand_tools_pass_the_default_policy_and_the_limit_is_configurable() {
+        let plan = wide_plan(50_000);
+        let registry = ToolRegistry::with_builtins();
+        assert_eq!(DefaultPolicy::default().tool_limit(), 100_000);
+        assert!(DefaultPolicy::default().validate(&plan, &registry).is_ok());
+        let err = DefaultPolicy::default()
+            .with_max_tools(49_999)
+            .validate(&plan, &registry)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tools: the plan has 50000 tools; the policy allows 49999"
+        );
+        assert!(DefaultPolicy::default()
+            .with_max_tools(50_000)
+            .validate(&plan, &registry)
+            .is_ok());
     }
 }

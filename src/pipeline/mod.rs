@@ -17,6 +17,7 @@
 //! [`RunResult`], carries the seed's `plan_trace` with the orchestration trace merged in.
 
 mod builtins;
+mod shutdown;
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use tracing::Instrument;
 pub use builtins::{
     DefaultComposer, DefaultPolicy, DefaultPresenter, RouterPlanner, StaticPlanner,
 };
+pub use shutdown::{shutdown_signal, ShutdownSignals, Signal};
 
 use crate::execute::{Orchestrator, ToolRegistry};
 use crate::plan::Plan;

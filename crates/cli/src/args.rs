@@ -23,12 +23,52 @@ pub(crate) struct Cli {
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Analyze a plan without running it: strategy, levels, dependencies, execution plan.
+    ///
+    /// Reads the plan, checks it (ids, tool types, dependencies, cycles, templates) and prints
+    /// the strategy it would run with and its levels: which tools run side by side, and what
+    /// each waits for. Nothing runs and nothing is traced.
+    #[command(after_help = PLAN_EXAMPLES)]
     Plan(PlanArgs),
     /// Run a plan with the built-in tools, trace it, and show the views.
+    ///
+    /// Runs the tools with dataflow scheduling (a tool starts as soon as its dependencies
+    /// succeed), traces every stage, level and tool, and prints the trace detail, timeline and
+    /// performance analysis. Spans are exported over OTLP with --otlp or the OTEL_EXPORTER_OTLP_*
+    /// variables. SIGINT, SIGTERM and SIGHUP cancel the run, write what it produced and exit
+    /// with 128 + the signal's number; a second signal exits at once.
+    ///
+    /// Exit codes: 0 every tool succeeded, 1 some failed or were skipped, 2 invalid input or
+    /// usage, 130/143/129 interrupted by SIGINT/SIGTERM/SIGHUP.
+    #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
     /// Show the views of a trace read from a file, Jaeger or Tempo.
+    ///
+    /// Reads an OTLP JSON file (--trace-out's, the collector file exporter's, Tempo's API
+    /// output) or Jaeger query-API JSON, or fetches the trace from Jaeger or Tempo, and prints
+    /// its levels, data flow, timeline, dependency critical path and suggestions.
+    ///
+    /// Exit codes: 0 shown, 2 a bad file or usage, 3 the source could not be reached or has no
+    /// such trace.
+    #[command(after_help = INSPECT_EXAMPLES)]
     Inspect(InspectArgs),
 }
+
+const PLAN_EXAMPLES: &str = "Examples:
+  orchestrace plan examples/plans/diamond.json
+  orchestrace plan examples/plans/diamond.json --json > execution-plan.json";
+
+const RUN_EXAMPLES: &str = "Examples:
+  orchestrace run examples/plans/diamond.json
+  orchestrace run examples/plans/ci_ops.json --trace-out trace.json --html report.html
+  orchestrace run --query \"servers by type\" --plans examples/plans
+  orchestrace run plan.json --otlp http://localhost:4317 --view none
+  orchestrace run plan.json --json | jq .execution.summary";
+
+const INSPECT_EXAMPLES: &str = "Examples:
+  orchestrace inspect trace.json
+  orchestrace inspect trace.json --view timeline --html report.html
+  orchestrace inspect --jaeger http://localhost:16686 0af7651916cd43dd8448eb211c80319c
+  orchestrace inspect --tempo http://localhost:3200 0af7651916cd43dd8448eb211c80319c --json";
 
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
@@ -59,7 +99,7 @@ pub(crate) enum View {
     Analysis,
     /// All three.
     All,
-    /// Nothing but the trace id line.
+    /// Nothing but the trace id line (`trace <id>`).
     None,
 }
 
@@ -82,9 +122,13 @@ pub(crate) struct RunArgs {
     /// The user query (the router's input; with a plan file, recorded as the query).
     #[arg(long, value_name = "TEXT")]
     pub query: Option<String>,
-    /// Folder of plans the keyword router chooses from.
-    #[arg(long, value_name = "DIR", default_value = "examples/plans")]
-    pub plans: PathBuf,
+    /// Folder of plans (*.json) the keyword router chooses from with --query [default:
+    /// $ORCHESTRACE_PLANS, else ./examples/plans when it exists].
+    #[arg(long, value_name = "DIR")]
+    pub plans: Option<PathBuf>,
+    /// The most tools a plan may have; larger plans are refused before anything runs.
+    #[arg(long, value_name = "N", default_value_t = orchestrace::pipeline::DefaultPolicy::DEFAULT_MAX_TOOLS)]
+    pub max_tools: usize,
     /// Export spans over OTLP to this endpoint (else OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT).
     #[arg(long, value_name = "URL")]
     pub otlp: Option<String>,

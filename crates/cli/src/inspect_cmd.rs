@@ -7,12 +7,21 @@ use std::io::Write;
 
 use orchestrace_inspect::{self as inspect, FetchError, RenderOptions, Trace};
 
-use super::args::{InspectArgs, View, ViewArgs};
+use super::args::{InspectArgs, View};
+use super::output::OutputFile;
+use super::sanitize::clean;
 use super::{code, Failure};
 
 pub(crate) fn inspect(args: InspectArgs) -> Result<u8, Failure> {
+    // A bad --html path is found before the trace is read or fetched.
+    let html = args
+        .views
+        .html
+        .as_deref()
+        .map(|p| OutputFile::open("--html", p))
+        .transpose()?;
     let trace = load(&args)?;
-    show(&trace, &args.views, args.json)?;
+    show(&trace, html, args.views.view, args.json)?;
     Ok(code::OK)
 }
 
@@ -43,47 +52,47 @@ fn fetch_failure(e: FetchError) -> Failure {
 
 /// Prints the views of a trace (or, with `json`, the analysis as JSON) to stdout, and writes
 /// the HTML report when asked. Colour only on a terminal, and never with `NO_COLOR` set.
-pub(crate) fn show(trace: &Trace, views: &ViewArgs, json: bool) -> Result<(), Failure> {
+fn show(trace: &Trace, html: Option<OutputFile>, view: View, json: bool) -> Result<(), Failure> {
     let analysis = inspect::analyze(trace);
-    if let Some(path) = &views.html {
-        write_html(path, trace, &analysis)?;
+    if let Some(out) = html {
+        write_html(out, trace, &analysis)?;
     }
     let mut out = std::io::stdout().lock();
     let written = if json {
-        serde_json::to_writer_pretty(&mut out, &analysis)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
+        super::json::write_pretty(&mut out, &analysis)
     } else {
         write_views(
             &mut out,
             trace,
             &analysis,
-            views.view,
+            view,
             &RenderOptions::for_stdout(),
         )
     };
     written.or_else(super::ignore_broken_pipe)
 }
 
-/// Writes the self-contained HTML report of a trace.
-pub(crate) fn write_html_file(path: &std::path::Path, trace: &Trace) -> Result<(), Failure> {
-    write_html(path, trace, &inspect::analyze(trace))
+/// Prints the chosen views of a trace to `out` (stdout's colour rules).
+pub(crate) fn write_views_to(
+    out: &mut dyn Write,
+    trace: &Trace,
+    view: View,
+) -> Result<(), Failure> {
+    let analysis = inspect::analyze(trace);
+    write_views(out, trace, &analysis, view, &RenderOptions::for_stdout())
+        .or_else(super::ignore_broken_pipe)
 }
 
-fn write_html(
-    path: &std::path::Path,
-    trace: &Trace,
-    analysis: &inspect::Analysis,
-) -> Result<(), Failure> {
+/// Writes the self-contained HTML report of a trace.
+pub(crate) fn write_html_file(out: OutputFile, trace: &Trace) -> Result<(), Failure> {
+    write_html(out, trace, &inspect::analyze(trace))
+}
+
+fn write_html(out: OutputFile, trace: &Trace, analysis: &inspect::Analysis) -> Result<(), Failure> {
     let mut html = Vec::new();
     inspect::write_html(&mut html, trace, analysis)
         .map_err(|e| Failure::invalid(format!("cannot render the HTML report: {e}")))?;
-    std::fs::write(path, html).map_err(|e| {
-        Failure::invalid(format!(
-            "{}: cannot write the HTML report: {e}",
-            path.display()
-        ))
-    })
+    out.write(&html)
 }
 
 /// The trace id line, the notes, then the chosen views separated by blank lines.
@@ -94,7 +103,7 @@ pub(crate) fn write_views(
     view: View,
     opts: &RenderOptions,
 ) -> std::io::Result<()> {
-    writeln!(out, "trace {}", trace.trace_id)?;
+    writeln!(out, "trace {}", clean(&trace.trace_id))?;
     if view == View::None {
         return Ok(());
     }

@@ -1,12 +1,19 @@
 //! The command line: arguments are parsed and validated into a command, which then runs
 //! against the library and renders to stdout. Errors become one line on stderr and an exit
 //! code (SPEC §7): 0 all tools succeeded, 1 some failed or were skipped, 2 invalid input or
-//! usage, 3 a trace source unreachable or without the trace, 130 interrupted.
+//! usage, 3 a trace source unreachable or without the trace, 128 + the signal's number when
+//! interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
+//!
+//! What it prints of text it does not control (plans, traces, library errors) goes through
+//! [`sanitize`]: no terminal escape sequence and no credential in a URL reaches the terminal.
 
 mod args;
 mod inspect_cmd;
+mod json;
+mod output;
 mod plan_cmd;
 mod run_cmd;
+mod sanitize;
 
 use std::process::ExitCode;
 
@@ -20,6 +27,7 @@ pub(crate) mod code {
     pub(crate) const TOOLS_FAILED: u8 = 1;
     pub(crate) const INVALID: u8 = 2;
     pub(crate) const SOURCE: u8 = 3;
+    /// A run cancelled by Ctrl-C (SIGINT); other signals give 128 + their number.
     pub(crate) const INTERRUPTED: u8 = 130;
 }
 
@@ -38,7 +46,6 @@ impl Failure {
         }
     }
 
-    #[allow(dead_code)]
     pub(crate) fn source(message: impl std::fmt::Display) -> Self {
         Failure {
             code: code::SOURCE,
@@ -83,7 +90,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            eprintln!("error: {}", sanitize::message(&f.message));
             ExitCode::from(f.code)
         }
     }

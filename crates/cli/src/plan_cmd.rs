@@ -6,6 +6,7 @@ use orchestrace::schedule::AnalyzedPlan;
 use orchestrace::{Orchestrator, Plan};
 
 use super::args::PlanArgs;
+use super::sanitize::clean;
 use super::{code, Failure};
 
 /// Loads and analyzes a plan file against the built-in tools; errors name the file.
@@ -20,9 +21,7 @@ pub(crate) fn plan(args: PlanArgs) -> Result<u8, Failure> {
     let analyzed = load(&orch, &args.plan)?;
     let mut out = std::io::stdout().lock();
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &analyzed.execution_plan())
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
+        super::json::write_pretty(&mut out, &analyzed.execution_plan())
     } else {
         write_summary(&mut out, &analyzed)
     };
@@ -40,7 +39,7 @@ pub(crate) fn write_summary(out: &mut dyn Write, a: &AnalyzedPlan) -> std::io::R
     writeln!(
         out,
         "plan {}: {} tool{}, strategy {} (requested {}), max_concurrency {}, on_failure {}",
-        p.plan_id,
+        clean(&p.plan_id),
         p.tools.len(),
         if p.tools.len() == 1 { "" } else { "s" },
         a.strategy(),
@@ -52,7 +51,7 @@ pub(crate) fn write_summary(out: &mut dyn Write, a: &AnalyzedPlan) -> std::io::R
             .unwrap_or_default(),
     )?;
     if let Some(q) = &p.query {
-        writeln!(out, "query: {q}")?;
+        writeln!(out, "query: {}", clean(q))?;
     }
     let width = p
         .tools

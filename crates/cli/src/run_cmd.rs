@@ -1,28 +1,46 @@
 //! `orchestrace run`: execute a plan with the built-in tools, traced.
 //!
-//! Spans are always captured in process (the embedded default needs no server) and, with
-//! `--otlp` or the `OTEL_EXPORTER_OTLP_*` variables, exported as well.
+//! Everything that can be checked is checked before anything runs: the plan (or the folder
+//! `--query` routes over), the policy's limits, and the output files, which are opened for
+//! writing up front. Spans are exported with `--otlp` or the `OTEL_EXPORTER_OTLP_*` variables,
+//! and kept in process only when something needs them (`--trace-out`, `--html`, the views).
+//!
+//! SIGINT, SIGTERM and SIGHUP are caught from the start: the first cancels the run (its open
+//! tool spans end as `cancelled`), the spans are flushed within the export's bound, the
+//! outputs are written and the exit code is 128 + the signal's number; a second signal during
+//! that exits at once with the same code.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder, TelemetryGuard};
 use orchestrace::content::TelemetryConfig;
-use orchestrace::pipeline::{RouterPlanner, RunError, StaticPlanner};
+use orchestrace::pipeline::{
+    DefaultPolicy, Planner, Policy, RouterPlanner, RunError, RunResult, ShutdownSignals, Signal,
+    StaticPlanner,
+};
 use orchestrace::run::ToolStatus;
+use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder, TelemetryGuard};
 use orchestrace::{Orchestrator, Plan, RunReport, Runner};
+use orchestrace_inspect::Trace;
 use serde_json::Value;
+use tokio::runtime::Runtime;
+use tokio::sync::watch;
 
-use super::args::{Protocol, RunArgs};
+use super::args::{Protocol, RunArgs, View};
+use super::output::OutputFile;
+use super::sanitize::clean;
 use super::{code, Failure};
 
-/// Sets up the tracing pipeline for one CLI run: capture always, export when configured.
+/// Sets up the tracing pipeline for one CLI run: export when configured, the spans kept in
+/// process only with `capture`.
 pub(crate) fn telemetry(
     otlp: Option<&str>,
     protocol: Option<Protocol>,
+    capture: bool,
 ) -> Result<TelemetryGuard, Failure> {
     let mut builder = TelemetryBuilder::from_env()
         .map_err(Failure::invalid)?
-        .with_capture(true);
+        .with_capture(capture);
     if let Some(url) = otlp {
         builder = builder.with_endpoint(url);
     }
@@ -40,99 +58,288 @@ pub(crate) fn telemetry(
     Ok(telemetry.guard())
 }
 
+/// The process's shutdown signals, caught from the start of `run`: the first cancels the run
+/// (which still writes what it produced), a second exits at once with the first one's code.
+///
+/// They are listened for on a runtime of their own, which lives until the command ends: the
+/// run's runtime is shut down right after the run (that ends the spans of the tool tasks it
+/// aborted), and a second signal must still be heard during the flush after it.
+struct Interrupt {
+    signal: watch::Receiver<Option<Signal>>,
+    _runtime: Runtime,
+}
+
+impl Interrupt {
+    fn catch() -> Result<Self, Failure> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("orchestrace-signals")
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::invalid(format!("cannot start the runtime: {e}")))?;
+        let mut signals = {
+            let _entered = runtime.enter();
+            ShutdownSignals::new()
+        }
+        .map_err(|e| Failure::invalid(format!("cannot listen for signals: {e}")))?;
+        let (tx, rx) = watch::channel(None);
+        runtime.spawn(async move {
+            let first = signals.recv().await;
+            eprintln!(
+                "{}{first}: cancelling the run and writing what it produced (a second signal stops at once)",
+                clear_line()
+            );
+            tx.send_replace(Some(first));
+            let second = signals.recv().await;
+            eprintln!("{second}: stopping now");
+            std::process::exit(first.exit_code().into());
+        });
+        Ok(Interrupt {
+            signal: rx,
+            _runtime: runtime,
+        })
+    }
+
+    /// Resolves on the first signal.
+    fn cancelled(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.signal.clone();
+        async move {
+            if rx.wait_for(Option::is_some).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// The first signal, if one came.
+    fn signal(&self) -> Option<Signal> {
+        *self.signal.borrow()
+    }
+}
+
+fn stderr_is_terminal() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
+/// Erases the progress line, on a terminal.
+fn clear_line() -> &'static str {
+    if stderr_is_terminal() {
+        "\r\x1b[2K"
+    } else {
+        ""
+    }
+}
+
+/// Where `--query` finds its plans: `--plans`, else `$ORCHESTRACE_PLANS`, else
+/// `./examples/plans` when it exists.
+fn plans_dir(flag: Option<&Path>) -> Result<(PathBuf, &'static str), Failure> {
+    let (dir, source) = match flag {
+        Some(dir) => (dir.to_owned(), "--plans"),
+        None => match std::env::var_os("ORCHESTRACE_PLANS").filter(|v| !v.is_empty()) {
+            Some(dir) => (PathBuf::from(dir), "ORCHESTRACE_PLANS"),
+            None => {
+                let default = Path::new("examples/plans");
+                if !default.is_dir() {
+                    let cwd = std::env::current_dir()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_else(|_| ".".to_owned());
+                    return Err(Failure::invalid(format!(
+                        "--query needs a folder of plans: ./examples/plans does not exist in {}; pass --plans DIR or set ORCHESTRACE_PLANS",
+                        clean(&cwd)
+                    )));
+                }
+                (default.to_owned(), "plans folder")
+            }
+        },
+    };
+    let shown = clean(&dir.display().to_string()).into_owned();
+    let fail = |problem: String| Failure::invalid(format!("{source} {shown}: {problem}"));
+    if !dir.exists() {
+        return Err(fail("the folder does not exist".to_owned()));
+    }
+    if !dir.is_dir() {
+        return Err(fail(
+            "is a file, not a folder of plans (to run one plan, give it as PLAN)".to_owned(),
+        ));
+    }
+    let has_plans = std::fs::read_dir(&dir)
+        .map_err(|e| fail(format!("cannot read the folder: {e}")))?
+        .filter_map(Result::ok)
+        .any(|e| e.path().extension().is_some_and(|x| x == "json"));
+    if !has_plans {
+        return Err(fail("the folder holds no plans (*.json)".to_owned()));
+    }
+    Ok((dir, source))
+}
+
+fn runner(
+    planner: impl Planner + 'static,
+    workflow: String,
+    policy: DefaultPolicy,
+    orch: Orchestrator,
+) -> Runner {
+    Runner::builder(planner)
+        .with_workflow(workflow)
+        .with_policy(policy)
+        .with_orchestrator(orch)
+        .build()
+}
+
+/// Whether the spans must be kept in process: for `--trace-out`, `--html` and the views.
+fn needs_capture(args: &RunArgs) -> bool {
+    args.trace_out.is_some()
+        || args.views.html.is_some()
+        || (!args.json && args.views.view != View::None)
+}
+
+/// The inspector's input for the views and the HTML report of a run: the spans captured in
+/// process. This is the one place to change when the views come from the run's report
+/// instead (then `--view` needs no capture).
+fn inspector_input(guard: &TelemetryGuard, _result: &RunResult) -> Option<Trace> {
+    let captured = guard.captured()?;
+    Trace::from_otlp_json(&captured).ok()
+}
+
 pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
+    let interrupt = Interrupt::catch()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::invalid(format!("cannot start the runtime: {e}")))?;
+
     let mut builder = Orchestrator::builder().with_telemetry(TelemetryConfig::from_env());
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+    if stderr_is_terminal() {
         builder = builder.with_progress(progress_line());
     }
     let orch = builder.build();
-    // Input errors are found before anything is traced or run.
-    let (runner, query, file) = match &args.plan {
+    let policy = DefaultPolicy::default().with_max_tools(args.max_tools);
+
+    // Input errors are found before anything is traced or run: the plan (routed now for
+    // --query), its size, the policy.
+    let (plan, query, file, runner) = match &args.plan {
         Some(path) => {
-            let file = path.display().to_string();
+            let file = clean(&path.display().to_string()).into_owned();
             let plan = Plan::from_path(path)?;
-            orch.analyze(plan.clone())
-                .map_err(|e| Failure::invalid(e.in_file(file.clone())))?;
             let query = args
                 .query
                 .clone()
                 .or_else(|| plan.query.clone())
                 .unwrap_or_else(|| plan.plan_id.clone());
-            let workflow = plan.plan_id.clone();
-            let runner = Runner::builder(StaticPlanner::new(plan))
-                .with_workflow(workflow)
-                .with_orchestrator(orch)
-                .build();
-            (runner, query, file)
+            let runner = runner(
+                StaticPlanner::new(plan.clone()),
+                plan.plan_id.clone(),
+                policy.clone(),
+                orch.clone(),
+            );
+            (plan, query, file, runner)
         }
         None => {
             let query = args.query.clone().unwrap_or_default();
-            let router = RouterPlanner::from_dir(&args.plans)?;
-            let runner = Runner::builder(router)
-                .with_workflow("router")
-                .with_orchestrator(orch)
-                .build();
-            (runner, query, args.plans.display().to_string())
+            let (dir, source) = plans_dir(args.plans.as_deref())?;
+            let shown = clean(&dir.display().to_string()).into_owned();
+            let router = RouterPlanner::from_dir(&dir)?;
+            let plan = runtime.block_on(router.plan(&query)).map_err(|e| {
+                Failure::invalid(format!("{source} {shown}: {}", clean(&e.message)))
+            })?;
+            let runner = runner(router, "router".to_owned(), policy.clone(), orch.clone());
+            (plan, query, shown, runner)
         }
     };
-    let guard = telemetry(args.otlp.as_deref(), args.protocol)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::invalid(format!("cannot start the runtime: {e}")))?;
+    let tools = plan.tools.len();
+    if tools > args.max_tools {
+        return Err(Failure::invalid(format!(
+            "{file}: tools: the plan has {tools} tools, more than the limit of {} (raise it with --max-tools N)",
+            args.max_tools
+        )));
+    }
+    let analyzed = orch
+        .analyze(plan)
+        .map_err(|e| Failure::invalid(e.in_file(file.clone())))?;
+    policy
+        .validate(&analyzed, orch.registry())
+        .map_err(|e| Failure::invalid(e.in_file(file.clone())))?;
+    drop(analyzed);
+
+    // Output files are opened before the run, so a bad path costs nothing.
+    if args.trace_out.is_some() && args.trace_out == args.views.html {
+        return Err(Failure::invalid(
+            "--trace-out and --html name the same file",
+        ));
+    }
+    let trace_out = args
+        .trace_out
+        .as_deref()
+        .map(|p| OutputFile::open("--trace-out", p))
+        .transpose()?;
+    let html = args
+        .views
+        .html
+        .as_deref()
+        .map(|p| OutputFile::open("--html", p))
+        .transpose()?;
+
+    let guard = telemetry(args.otlp.as_deref(), args.protocol, needs_capture(&args))?;
+    let cancel = interrupt.cancelled();
     // Driven from a task on the runtime, not from `block_on`'s thread: a tool's completion
     // then wakes the scheduler without a cross-thread hop.
     let result = runtime
-        .block_on(runtime.spawn(async move {
-            runner
-                .run_until(&query, async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await
-        }))
-        .map_err(|e| Failure::invalid(format!("the run stopped unexpectedly: {e}")))?;
-    drop(runtime);
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        eprint!("\r\x1b[2K");
-    }
-    let trace = guard.captured().unwrap_or(Value::Null);
+        .block_on(runtime.spawn(async move { runner.run_until(&query, cancel).await }))
+        .map_err(|e| Failure::invalid(format!("the run stopped unexpectedly: {e}")));
+    // Ends what the run left behind (the tasks of tools it cancelled, and their spans) before
+    // the spans are read; a tool blocking a thread is not waited for long.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    eprint!("{}", clear_line());
+    let result = match result {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => {
+            guard.shutdown();
+            return Err(match e {
+                RunError::Invalid(e) => Failure::invalid(e.in_file(file)),
+                other => Failure::invalid(other),
+            });
+        }
+        Err(f) => {
+            guard.shutdown();
+            return Err(f);
+        }
+    };
+    let inspected = inspector_input(&guard, &result);
+    let captured = trace_out.as_ref().and_then(|_| guard.captured());
+    // Bounded by the export's shutdown timeout; a second signal cuts it short.
     let summary = guard.shutdown();
     if let Some(w) = summary.warning() {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", super::sanitize::message(&w));
     }
-    let result = result.map_err(|e| match e {
-        RunError::Invalid(e) => Failure::invalid(e.in_file(file)),
-        other => Failure::invalid(other),
-    })?;
-    if let Some(path) = &args.trace_out {
-        let text = serde_json::to_string(&trace).expect("JSON values serialize");
-        std::fs::write(path, text + "\n").map_err(|e| {
-            Failure::invalid(format!("{}: cannot write the trace: {e}", path.display()))
-        })?;
+
+    if let Some(out) = trace_out {
+        let text =
+            serde_json::to_string(&captured.unwrap_or(Value::Null)).expect("JSON values serialize");
+        out.write((text + "\n").as_bytes())?;
     }
-    let inspected = orchestrace_inspect::Trace::from_otlp_json(&trace).ok();
+    if let Some(out) = html {
+        let trace = inspected
+            .as_ref()
+            .ok_or_else(|| Failure::invalid("--html: no trace was captured to render"))?;
+        super::inspect_cmd::write_html_file(out, trace)?;
+    }
+    let mut out = std::io::stdout().lock();
     if args.json {
-        if let (Some(path), Some(t)) = (&args.views.html, &inspected) {
-            super::inspect_cmd::write_html_file(path, t)?;
+        super::json::write_pretty(&mut out, &result).or_else(super::ignore_broken_pipe)?;
+    } else if args.views.view == View::None {
+        if let Some(id) = &result.trace_id {
+            writeln!(out, "trace {}", clean(id)).or_else(super::ignore_broken_pipe)?;
         }
-        let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, &result)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-            .or_else(super::ignore_broken_pipe)?;
     } else {
         match &inspected {
             // The views of the captured trace: the same the inspector shows for `--trace-out`.
-            Some(t) => super::inspect_cmd::show(t, &args.views, false)?,
-            None => {
-                let mut out = std::io::stdout().lock();
-                write_report(&mut out, &result.execution).or_else(super::ignore_broken_pipe)?;
-            }
+            Some(t) => super::inspect_cmd::write_views_to(&mut out, t, args.views.view)?,
+            None => write_report(&mut out, &result.execution).or_else(super::ignore_broken_pipe)?,
         }
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "\nanswer: {}", result.answer).or_else(super::ignore_broken_pipe)?;
+        writeln!(out, "\nanswer: {}", clean(&result.answer)).or_else(super::ignore_broken_pipe)?;
     }
-    Ok(exit_code(&result.execution))
+    Ok(match interrupt.signal() {
+        Some(signal) => signal.exit_code(),
+        None => exit_code(&result.execution),
+    })
 }
 
 /// A one-line progress display on a terminal's stderr, redrawn at most ten times a second.
@@ -165,17 +372,17 @@ pub(crate) fn exit_code(report: &RunReport) -> u8 {
 pub(crate) fn write_report(out: &mut dyn Write, r: &RunReport) -> std::io::Result<()> {
     let s = &r.summary;
     if let Some(id) = &r.trace_id {
-        writeln!(out, "trace {id}")?;
+        writeln!(out, "trace {}", clean(id))?;
     }
     writeln!(
         out,
         "run {}: strategy {}, {:.1} ms (serial {:.1} ms, saved {:.1} ms), critical path {} ({:.1} ms)",
-        r.plan_id,
+        clean(&r.plan_id),
         r.strategy,
         s.total_duration_ms,
         s.serial_duration_ms,
         s.time_saved_ms,
-        s.critical_path.join(" → "),
+        clean(&s.critical_path.join(" → ")),
         s.critical_path_ms
     )?;
     let width = r
@@ -189,8 +396,8 @@ pub(crate) fn write_report(out: &mut dyn Write, r: &RunReport) -> std::io::Resul
     for t in tools {
         let detail = match (&t.output, &t.error, &t.reason) {
             (Some(o), _, _) => summarize(o),
-            (_, Some(e), _) => format!("{}: {}", e.kind, e.message),
-            (_, _, Some(reason)) => reason.clone(),
+            (_, Some(e), _) => format!("{}: {}", clean(&e.kind), clean(&e.message)),
+            (_, _, Some(reason)) => clean(reason).into_owned(),
             _ => String::new(),
         };
         let mut flags = Vec::new();
@@ -212,7 +419,7 @@ pub(crate) fn write_report(out: &mut dyn Write, r: &RunReport) -> std::io::Resul
             out,
             "  {:<9} {:<width$}  L{}  {:>8.1} ms  {}{}",
             t.status.as_str(),
-            t.id,
+            clean(&t.id),
             t.group,
             t.duration().as_secs_f64() * 1000.0,
             detail,
@@ -232,5 +439,49 @@ fn summarize(v: &Value) -> String {
         format!("{}…", text.chars().take(59).collect::<String>())
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let cli =
+            Cli::try_parse_from(["orchestrace", "run", "plan.json"].iter().chain(args)).unwrap();
+        match cli.command {
+            Command::Run(a) => a,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn spans_are_kept_in_process_only_when_something_reads_them() {
+        assert!(!needs_capture(&run_args(&["--view", "none"])));
+        assert!(!needs_capture(&run_args(&["--json"])));
+        assert!(!needs_capture(&run_args(&[
+            "--view",
+            "none",
+            "--otlp",
+            "http://c:4317"
+        ])));
+        assert!(needs_capture(&run_args(&[])));
+        assert!(needs_capture(&run_args(&["--view", "timeline"])));
+        assert!(needs_capture(&run_args(&[
+            "--view",
+            "none",
+            "--trace-out",
+            "t.json"
+        ])));
+        assert!(needs_capture(&run_args(&["--json", "--html", "r.html"])));
+    }
+
+    #[test]
+    fn the_tool_limit_defaults_to_the_policys() {
+        assert_eq!(run_args(&[]).max_tools, 100_000);
+        assert_eq!(run_args(&["--max-tools", "7"]).max_tools, 7);
     }
 }
