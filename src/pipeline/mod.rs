@@ -34,6 +34,7 @@ pub use builtins::{
 };
 pub use shutdown::{shutdown_signal, ShutdownSignals, Signal};
 
+use crate::content::TelemetryConfig;
 use crate::execute::{Orchestrator, ToolRegistry};
 use crate::plan::Plan;
 use crate::plan::PlanError;
@@ -234,6 +235,33 @@ impl RunResult {
     /// Whether every tool succeeded.
     pub fn succeeded(&self) -> bool {
         self.execution.succeeded()
+    }
+
+    /// A copy fit to leave the process (printed, written, sent to a UI): the run report as
+    /// [`RunReport::redacted`], and the answer, blocks and screen model redacted by the same
+    /// rules, including the values first seen under a secret key in any tool's input or
+    /// output.
+    pub fn redacted(&self, content: &TelemetryConfig) -> RunResult {
+        let r = content.redactor();
+        let mut known = Vec::new();
+        for t in &self.execution.tools {
+            for v in [&t.input, &t.output].into_iter().flatten() {
+                r.collect_secrets(v, &mut known);
+            }
+        }
+        let value = |v: &Value| {
+            let mut v = v.clone();
+            r.redact_in_place(&mut v);
+            r.redact_known(&mut v, &known);
+            v
+        };
+        let mut out = self.clone();
+        out.execution = self.execution.redacted(content);
+        out.answer = content.redact_free_text(&self.answer, &known);
+        out.plan_trace.query = content.redact_free_text(&self.plan_trace.query, &known);
+        out.blocks = self.blocks.iter().map(value).collect();
+        out.screen = value(&self.screen);
+        out
     }
 }
 

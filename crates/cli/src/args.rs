@@ -129,6 +129,11 @@ pub(crate) struct RunArgs {
     /// The most tools a plan may have; larger plans are refused before anything runs.
     #[arg(long, value_name = "N", default_value_t = orchestrace::pipeline::DefaultPolicy::DEFAULT_MAX_TOOLS)]
     pub max_tools: usize,
+    /// The run's memory budget for tool outputs and resolved inputs, in MiB (default 1024; a
+    /// plan's `memory_budget_mb` overrides it). A tool that would exceed it fails with
+    /// `resource_exhausted`; the rest of the run goes on.
+    #[arg(long, value_name = "MIB")]
+    pub memory_budget: Option<usize>,
     /// Export spans over OTLP to this endpoint (else OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT).
     #[arg(long, value_name = "URL")]
     pub otlp: Option<String>,

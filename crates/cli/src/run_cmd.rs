@@ -207,6 +207,9 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
         .map_err(|e| Failure::invalid(format!("cannot start the runtime: {e}")))?;
 
     let mut builder = Orchestrator::builder().with_telemetry(TelemetryConfig::from_env());
+    if let Some(mib) = args.memory_budget {
+        builder = builder.with_memory_budget(mib.saturating_mul(1024 * 1024));
+    }
     if stderr_is_terminal() {
         builder = builder.with_progress(progress_line());
     }
@@ -323,7 +326,8 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     }
     let mut out = std::io::stdout().lock();
     if args.json {
-        super::json::write_pretty(&mut out, &result).or_else(super::ignore_broken_pipe)?;
+        let shown = result.redacted(&TelemetryConfig::from_env());
+        super::json::write_pretty(&mut out, &shown).or_else(super::ignore_broken_pipe)?;
     } else if args.views.view == View::None {
         if let Some(id) = &result.trace_id {
             writeln!(out, "trace {}", clean(id)).or_else(super::ignore_broken_pipe)?;

@@ -152,3 +152,27 @@ fn credentials_in_a_jaeger_url_are_not_printed() {
         "{err}"
     );
 }
+
+/// `run --json` carries no secret: not under a secret key, not in a token shape, not where a
+/// secret flowed through the data flow, not in the answer.
+#[test]
+fn run_json_is_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        "secret.json",
+        &json!({"plan_id": "secret", "tools": [
+            {"id": "login", "tool": "echo", "params": {
+                "DB_PASS": "hunter2-xyz", "url": "https://api.example.com/v1?api_key=abcdef123",
+                "aws": "AKIAIOSFODNN7EXAMPLE", "region": "eu-west-1"}},
+            {"id": "copy", "tool": "echo", "output_mapping": {"seen": "{login.DB_PASS}"}}
+        ]}),
+    );
+    let out = output(orchestrace(dir.path()).args(["run", plan.to_str().unwrap(), "--json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    for secret in ["hunter2-xyz", "abcdef123", "AKIAIOSFODNN7EXAMPLE"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert!(text.contains("eu-west-1"), "plain values stay");
+}

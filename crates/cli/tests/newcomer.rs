@@ -246,3 +246,44 @@ fn a_plan_of_fifty_thousand_tools_runs_by_default() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).starts_with("trace "));
 }
+
+/// A plan that fans one large output out to many readers stops at the memory budget: the
+/// readers past it fail with `resource_exhausted`, the run ends, exit 1.
+#[test]
+fn the_memory_budget_flag_bounds_a_fan_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = "x".repeat(1 << 20);
+    let mut tools =
+        vec![serde_json::json!({"id": "src", "tool": "echo", "params": {"blob": blob}})];
+    for k in 0..20 {
+        tools.push(serde_json::json!({"id": format!("r{k}"), "tool": "echo",
+                                      "output_mapping": {"v": "{src.blob}"}}));
+    }
+    let plan = dir.path().join("fan.json");
+    std::fs::write(
+        &plan,
+        serde_json::json!({"plan_id": "fan", "tools": tools}).to_string(),
+    )
+    .unwrap();
+    let out = output(orchestrace(dir.path()).args([
+        "run",
+        plan.to_str().unwrap(),
+        "--json",
+        "--memory-budget",
+        "8",
+    ]));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = v.to_string();
+    assert!(
+        text.contains("resource_exhausted"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(text.contains("memory budget for tool outputs and inputs (8 MiB)"));
+}
