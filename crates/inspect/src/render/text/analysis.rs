@@ -56,10 +56,20 @@ pub fn write_analysis<W: Write + ?Sized>(
             .collect()
     };
     let path_text = |ids: &[String]| {
-        ids.iter()
-            .map(|id| names.get(id.as_str()).cloned().unwrap_or_else(|| clean(id)))
-            .collect::<Vec<_>>()
-            .join(" → ")
+        let name = |id: &String| names.get(id.as_str()).cloned().unwrap_or_else(|| clean(id));
+        // A long path names its ends and says how much lies between.
+        if ids.len() > 20 && !opts.all_rows() {
+            let head: Vec<String> = ids[..10].iter().map(name).collect();
+            let tail: Vec<String> = ids[ids.len() - 10..].iter().map(name).collect();
+            format!(
+                "{} → … {} more … → {}",
+                head.join(" → "),
+                ids.len() - 20,
+                tail.join(" → ")
+            )
+        } else {
+            ids.iter().map(name).collect::<Vec<_>>().join(" → ")
+        }
     };
     emit(
         out,
