@@ -98,3 +98,38 @@ pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
 pub const SERVER_ADDRESS: &str = "server.address";
 /// `server.port`: the port the built-in `http` tool called.
 pub const SERVER_PORT: &str = "server.port";
+
+// Names the inspector reads back from traces (ours and other services').
+
+/// Span name of the run's `execute` stage span.
+pub const SPAN_EXECUTE: &str = "execute";
+/// Span name of a level span.
+pub const SPAN_LEVEL: &str = "level";
+/// Event on a tool span when a retry is scheduled.
+pub const EVENT_RETRY: &str = "retry";
+/// Event on a tool span when the fallback tool type takes over.
+pub const EVENT_FALLBACK: &str = "fallback";
+/// Attribute of the [`EVENT_RETRY`] event: the backoff before the retry, in milliseconds.
+pub const RETRY_BACKOFF_MS: &str = "backoff_ms";
+/// Attribute of the [`EVENT_RETRY`] event: the attempt number.
+pub const RETRY_ATTEMPT: &str = "attempt";
+/// `error.message` on retry and fallback events.
+pub const ERROR_MESSAGE: &str = "error.message";
+/// Key of a template in a [`DATA_FLOW_INPUTS`] entry.
+pub const DATA_FLOW_EXPRESSION: &str = "expression";
+/// Key of the resolved value in a [`DATA_FLOW_INPUTS`] entry.
+pub const DATA_FLOW_VALUE: &str = "value";
+/// `service.name`, the resource attribute naming the service.
+pub const SERVICE_NAME: &str = "service.name";
+/// Jaeger's `error` tag: `true` on a failed span.
+pub const JAEGER_ERROR: &str = "error";
+/// Jaeger's `span.kind` tag.
+pub const JAEGER_SPAN_KIND: &str = "span.kind";
+/// Jaeger's tag holding an OpenTelemetry span's status code (`OK`, `ERROR`).
+pub const OTEL_STATUS_CODE: &str = "otel.status_code";
+/// Jaeger's tag holding an OpenTelemetry span's status description.
+pub const OTEL_STATUS_DESCRIPTION: &str = "otel.status_description";
+/// The field of a Jaeger log that names the event.
+pub const JAEGER_LOG_EVENT: &str = "event";
+/// Link attribute carrying a Jaeger reference type (`child_of`, `follows_from`).
+pub const OPENTRACING_REF_TYPE: &str = "opentracing.ref_type";

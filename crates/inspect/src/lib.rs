@@ -3,16 +3,17 @@
 //! renders the views: trace detail, timeline, performance analysis, and a self-contained HTML
 //! report.
 //!
-//! - [`model`](Trace): spans with normalized ids, parents, attributes as JSON values, links,
-//!   events and services; [`Trace::orchestration`] reads the orchestrace attributes back into
-//!   tools and levels.
+//! - model: a [`Trace`] of [`TraceSpan`]s (normalized ids, parents, attributes as JSON
+//!   values, [`SpanLink`]s, [`SpanEvent`]s, services); [`Trace::orchestration`] reads the
+//!   orchestrace attributes back into [`ToolCall`]s and [`LevelRun`]s in the library's run
+//!   vocabulary; [`Trace::from_report`] builds the same model from a run's report.
 //! - loading: [`load_file`], [`load_str`], [`Trace::from_otlp_json`],
 //!   [`Trace::from_jaeger_json`], [`Trace::from_json`]; errors are one [`LoadError`].
-//! - sources: [`fetch_jaeger`], [`fetch_tempo`] (`GET {base}/api/traces/{id}`); errors are one
-//!   [`FetchError`].
+//! - sources: [`fetch_jaeger`], [`fetch_tempo`] (`GET {base}/api/traces/{id}`), bounded in
+//!   bytes and time ([`FetchOptions`]); errors are one [`FetchError`].
 //! - [`analyze`] → [`Analysis`], whose JSON is `orchestrace inspect --json`.
 //! - renderers: [`write_detail`], [`write_timeline`], [`write_analysis`] (any `io::Write`,
-//!   [`RenderOptions`] for width and colour) and [`write_html`].
+//!   [`RenderOptions`] for width, colour and summarizing large runs) and [`write_html`].
 //!
 //! ```
 //! use orchestrace_inspect::{self, RenderOptions};
@@ -23,7 +24,7 @@
 //!      "endTimeUnixNano": "1700000000250000000"}]}]}]});
 //! let trace = inspect::Trace::from_otlp_json(&otlp)?;
 //! let analysis = inspect::analyze(&trace);
-//! assert_eq!(analysis.makespan_ms, 250.0);
+//! assert_eq!(analysis.total_duration_ms, 250.0);
 //! let mut out = Vec::new();
 //! inspect::write_timeline(&mut out, &trace, &analysis, &RenderOptions::new())?;
 //! assert!(String::from_utf8(out)?.contains("Total Time: 250ms"));
@@ -39,15 +40,19 @@ mod source;
 pub use analysis::{
     analyze, format_duration, Analysis, CriticalPathBasis, Suggestion, SuggestionKind, ToolTiming,
 };
-pub use load::{load_bytes, load_file, load_str, LoadError, LoadErrorKind, MAX_TRACE_BYTES};
+pub use load::{
+    load_bytes, load_file, load_file_with_limit, load_str, LoadError, LoadErrorKind,
+    MAX_TRACE_BYTES,
+};
 pub use model::{
-    DataFlowEntry, Event, Level, Link, Orchestration, Span, SpanKind, SpanStatus, StatusCode,
-    ToolCall, Trace, TraceFormat,
+    parse_status, LevelRun, Orchestration, SpanEvent, SpanKind, SpanLink, SpanStatus, StatusCode,
+    ToolCall, Trace, TraceFormat, TraceSpan,
 };
 pub use render::{
-    write_analysis, write_detail, write_html, write_notes, write_timeline, RenderOptions,
-    DEFAULT_WIDTH, MIN_WIDTH,
+    clean, write_analysis, write_detail, write_html, write_notes, write_timeline, RenderOptions,
+    DEFAULT_MAX_ROWS, DEFAULT_WIDTH, MIN_WIDTH,
 };
 pub use source::{
-    fetch, fetch_jaeger, fetch_tempo, trace_url, Backend, FetchError, FetchErrorKind, FETCH_TIMEOUT,
+    fetch, fetch_jaeger, fetch_tempo, fetch_with, trace_url, Backend, FetchError, FetchErrorKind,
+    FetchOptions, FETCH_TIMEOUT, MAX_RESPONSE_BYTES,
 };

@@ -7,13 +7,54 @@
 //! callers can tell "the backend is not there" from "the backend sent something unreadable".
 
 use std::fmt;
-use std::time::Duration;
+use std::io::Read;
+use std::time::{Duration, Instant};
 
 use super::load::{load_bytes, LoadError, LoadErrorKind};
 use super::model::Trace;
+use crate::render::clean;
 
-/// How long a fetch may take, connection included.
+/// How long a fetch may take in total: connection, request and the whole answer.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest answer read (the same as the largest trace file).
+pub const MAX_RESPONSE_BYTES: u64 = crate::load::MAX_TRACE_BYTES;
+
+/// Limits of a fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchOptions {
+    max_bytes: u64,
+    timeout: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            max_bytes: MAX_RESPONSE_BYTES,
+            timeout: FETCH_TIMEOUT,
+        }
+    }
+}
+
+impl FetchOptions {
+    /// [`MAX_RESPONSE_BYTES`] and [`FETCH_TIMEOUT`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The most bytes of an answer read; a longer answer (whatever its `Content-Length`
+    /// says) fails with [`FetchErrorKind::TooLarge`].
+    pub fn with_max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// The total time a fetch may take; past it, [`FetchErrorKind::Timeout`].
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
 
 /// A trace backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +97,10 @@ pub enum FetchErrorKind {
     NotFound,
     /// Any other HTTP status.
     Status(u16),
+    /// The answer is longer than the limit (in bytes) it was read under.
+    TooLarge(u64),
+    /// No complete answer within the fetch timeout.
+    Timeout(Duration),
     /// The body is not a readable trace.
     Body(LoadError),
 }
@@ -76,13 +121,18 @@ impl FetchError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self.kind,
-            FetchErrorKind::Unreachable(_) | FetchErrorKind::NotFound | FetchErrorKind::Status(_)
+            FetchErrorKind::Unreachable(_)
+                | FetchErrorKind::NotFound
+                | FetchErrorKind::Status(_)
+                | FetchErrorKind::TooLarge(_)
+                | FetchErrorKind::Timeout(_)
         )
     }
 }
 
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = clean(&self.url);
         match &self.kind {
             FetchErrorKind::InvalidTraceId(id) => {
                 write!(f, "invalid trace id {id:?}: expected 1 to 32 hex digits")
@@ -95,12 +145,21 @@ impl fmt::Display for FetchError {
                 write!(f, "invalid URL {u:?}: expected http://HOST[:PORT][/PATH]")
             }
             FetchErrorKind::Unreachable(e) => {
-                write!(f, "{}: cannot reach the source: {e}", self.url)
+                write!(f, "{url}: cannot reach the source: {}", clean(e))
             }
-            FetchErrorKind::NotFound => write!(f, "{}: no such trace", self.url),
+            FetchErrorKind::NotFound => write!(f, "{url}: no such trace"),
             FetchErrorKind::Status(code) => {
-                write!(f, "{}: the source answered HTTP {code}", self.url)
+                write!(f, "{url}: the source answered HTTP {code}")
             }
+            FetchErrorKind::TooLarge(limit) => write!(
+                f,
+                "{url}: the answer is larger than the limit of {limit} bytes; reading stopped there"
+            ),
+            FetchErrorKind::Timeout(t) => write!(
+                f,
+                "{url}: no complete answer within the fetch timeout of {}",
+                crate::analysis::format_duration(t.as_secs_f64() * 1000.0)
+            ),
             FetchErrorKind::Body(e) => write!(f, "{e}"),
         }
     }
@@ -145,21 +204,40 @@ pub fn fetch_tempo(base_url: &str, trace_id: &str) -> Result<Trace, FetchError> 
     fetch(Backend::Tempo, base_url, trace_id)
 }
 
-/// Fetches a trace from a backend.
+/// Fetches a trace from a backend, under the default [`FetchOptions`].
 pub fn fetch(backend: Backend, base_url: &str, trace_id: &str) -> Result<Trace, FetchError> {
+    fetch_with(backend, base_url, trace_id, &FetchOptions::default())
+}
+
+/// Fetches a trace from a backend under the given limits.
+pub fn fetch_with(
+    backend: Backend,
+    base_url: &str,
+    trace_id: &str,
+    opts: &FetchOptions,
+) -> Result<Trace, FetchError> {
     let url = trace_url(base_url, trace_id)?;
     let fail = |kind| FetchError {
         url: url.clone(),
         kind,
     };
     let request_url = url.clone();
-    let response = std::thread::spawn(move || get(&request_url))
-        .join()
-        .unwrap_or_else(|_| {
-            Err(FetchErrorKind::Unreachable(
-                "the HTTP client panicked".into(),
-            ))
-        });
+    let opts = *opts;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(get(&request_url, &opts));
+    });
+    // The client's own deadline ends the request; this one only guards against a client
+    // that overstays it.
+    let response = match rx.recv_timeout(opts.timeout + Duration::from_secs(1)) {
+        Ok(r) => r,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            Err(FetchErrorKind::Timeout(opts.timeout))
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(FetchErrorKind::Unreachable(
+            "the HTTP client panicked".into(),
+        )),
+    };
     let (status, body) = response.map_err(fail)?;
     if status == 404 {
         return Err(fail(FetchErrorKind::NotFound));
@@ -178,22 +256,58 @@ pub fn fetch(backend: Backend, base_url: &str, trace_id: &str) -> Result<Trace, 
     }
 }
 
-fn get(url: &str) -> Result<(u16, Vec<u8>), FetchErrorKind> {
+fn get(url: &str, opts: &FetchOptions) -> Result<(u16, Vec<u8>), FetchErrorKind> {
+    let started = Instant::now();
     let client = reqwest::blocking::Client::builder()
-        .timeout(FETCH_TIMEOUT)
-        .connect_timeout(Duration::from_secs(10))
+        .timeout(opts.timeout)
+        .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
         .build()
         .map_err(|e| FetchErrorKind::Unreachable(one_line(&e)))?;
-    let response = client
+    let timed_out = |e: &reqwest::Error| e.is_timeout() || started.elapsed() >= opts.timeout;
+    let mut response = client
         .get(url)
         .header("Accept", "application/json")
         .send()
-        .map_err(|e| FetchErrorKind::Unreachable(one_line(&e)))?;
+        .map_err(|e| {
+            if timed_out(&e) {
+                FetchErrorKind::Timeout(opts.timeout)
+            } else {
+                FetchErrorKind::Unreachable(one_line(&e))
+            }
+        })?;
     let status = response.status().as_u16();
-    let body = response
-        .bytes()
-        .map_err(|e| FetchErrorKind::Unreachable(one_line(&e)))?;
-    Ok((status, body.to_vec()))
+    if response
+        .content_length()
+        .is_some_and(|n| n > opts.max_bytes)
+    {
+        return Err(FetchErrorKind::TooLarge(opts.max_bytes));
+    }
+    let mut body = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        if started.elapsed() >= opts.timeout {
+            return Err(FetchErrorKind::Timeout(opts.timeout));
+        }
+        let n = match response.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                return Err(FetchErrorKind::Timeout(opts.timeout))
+            }
+            Err(_) if started.elapsed() >= opts.timeout => {
+                return Err(FetchErrorKind::Timeout(opts.timeout))
+            }
+            Err(e) => return Err(FetchErrorKind::Unreachable(one_line(&e))),
+        };
+        if n == 0 {
+            break;
+        }
+        if body.len() as u64 + n as u64 > opts.max_bytes {
+            return Err(FetchErrorKind::TooLarge(opts.max_bytes));
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Ok((status, body))
 }
 
 /// The root cause of an error, on one line (reqwest's outer layers only repeat the URL).

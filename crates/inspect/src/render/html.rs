@@ -5,6 +5,8 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use orchestrace::run::ToolStatus;
+
 use super::text::{compact, params_text, result_text, status_mark, strategy_name};
 use crate::analysis::{
     critical_tools, format_duration as dur, timing_segments, Analysis, CriticalPathBasis,
@@ -153,8 +155,8 @@ pub fn write_html<W: Write + ?Sized>(out: &mut W, trace: &Trace, a: &Analysis) -
     let _ = writeln!(
         h,
         "<div class=\"footer-lines\">Execution Strategy: {}<br>Total Time: {} (vs {} if serial)<br>{}</div>",
-        esc(&strategy_name(a.execution_strategy.as_deref())),
-        dur(a.makespan_ms),
+        esc(&strategy_name(a.execution_strategy)),
+        dur(a.total_duration_ms),
         dur(a.serial_duration_ms),
         saved
     );
@@ -199,8 +201,8 @@ fn summary_cards(h: &mut String, a: &Analysis) {
             esc(k)
         );
     };
-    card("strategy", strategy_name(a.execution_strategy.as_deref()));
-    card("makespan", dur(a.makespan_ms));
+    card("strategy", strategy_name(a.execution_strategy));
+    card("makespan", dur(a.total_duration_ms));
     card("if serial", dur(a.serial_duration_ms));
     card(
         "time saved",
@@ -301,7 +303,7 @@ fn gantt_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
             LABEL_W,
             y + 17.0,
             level.index,
-            esc(&level.mode),
+            esc(level.mode.as_str()),
             esc(&dur(level.duration_ms()))
         );
         y += ROW_H;
@@ -311,8 +313,8 @@ fn gantt_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
                 h,
                 "<text x=\"18\" y=\"{:.1}\"><tspan class=\"st {}\">{}</tspan> {}</text>",
                 y + 17.0,
-                esc(&t.status),
-                status_mark(&t.status),
+                esc(t.status.as_str()),
+                status_mark(t.status.as_str()),
                 esc(&t.id)
             );
             if let Some(q) = t.queue_wait_ms.filter(|&q| q > 0.0) {
@@ -327,11 +329,43 @@ fn gantt_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
                     esc(&dur(q))
                 );
             }
+            if !t.ran() {
+                // Never ran: a diamond marker where it was skipped (kept inside the chart)
+                // and its status as the label, on the side with room.
+                let what = if t.status == ToolStatus::Cancelled {
+                    "cancelled"
+                } else {
+                    "skipped"
+                };
+                let cx = x(t.start_ns).clamp(LABEL_W + 7.0, LABEL_W + BAR_W - 7.0);
+                let cy = y + 13.0;
+                let _ = write!(
+                    h,
+                    "<path class=\"bar skipped marker\" data-tool=\"{}\" d=\"M{:.1} {:.1} l6 6 l-6 6 l-6 -6 z\"><title>{} ({}) · {what}</title></path>",
+                    esc(&t.id),
+                    cx,
+                    cy - 6.0,
+                    esc(&t.id),
+                    esc(&t.tool),
+                );
+                let (tx, anchor) = if cx + 90.0 > LABEL_W + BAR_W {
+                    (cx - 10.0, "end")
+                } else {
+                    (cx + 10.0, "start")
+                };
+                let _ = write!(
+                    h,
+                    "<text class=\"muted\" x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{what}</text>",
+                    y + 17.0
+                );
+                y += ROW_H;
+                continue;
+            }
             let mut class = String::from("bar");
             if critical[ti] {
                 class.push_str(" critical");
             }
-            if t.status == "error" {
+            if t.status == ToolStatus::Error {
                 class.push_str(" error");
             }
             if !t.ran() {
@@ -346,7 +380,7 @@ fn gantt_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
                 (x(t.end_ns) - x(t.start_ns)).max(2.0),
                 esc(&t.id),
                 esc(&t.tool),
-                esc(&t.status),
+                esc(t.status.as_str()),
                 esc(&dur(t.duration_ms())),
                 if critical[ti] { " · critical path" } else { "" },
             );
@@ -487,7 +521,7 @@ fn dag_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
             "<text class=\"muted\" x=\"{:.1}\" y=\"22\">Level {} ({})</text>",
             20.0 + col as f64 * COL_W,
             level.index,
-            esc(&level.mode)
+            esc(level.mode.as_str())
         );
     }
     let crit_edge = |from: &str, to: &str| {
@@ -525,7 +559,7 @@ fn dag_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
         if critical[ti] {
             class.push_str(" critical");
         }
-        if t.status == "error" {
+        if t.status == ToolStatus::Error {
             class.push_str(" error");
         }
         if !t.ran() {
@@ -539,15 +573,15 @@ fn dag_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
             esc(&t.id),
             x + 10.0,
             y + 19.0,
-            esc(&t.status),
-            status_mark(&t.status),
+            esc(t.status.as_str()),
+            status_mark(t.status.as_str()),
             esc(&cut_chars(&t.id, 20)),
             x + 10.0,
             y + 36.0,
             esc(&cut_chars(&t.tool, 14)),
             esc(&dur(t.duration_ms())),
             esc(&t.id),
-            esc(&t.status)
+            esc(t.status.as_str())
         );
     }
     h.push_str("</svg>\n");
@@ -611,7 +645,7 @@ fn detail_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
             h,
             "<div class=\"level\"><h3>Level {} ({}): {}",
             level.index,
-            esc(&level.mode),
+            esc(level.mode.as_str()),
             esc(&dur(level.duration_ms()))
         );
         if !level.depends_on_groups.is_empty() {
@@ -633,9 +667,9 @@ fn detail_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
                 h,
                 "<div class=\"tool\" id=\"tool-{}\"><div class=\"head\"><span class=\"st {}\">{} {}</span> {} [{}]",
                 esc(&t.id),
-                esc(&t.status),
-                status_mark(&t.status),
-                esc(&t.status),
+                esc(t.status.as_str()),
+                status_mark(t.status.as_str()),
+                esc(t.status.as_str()),
                 esc(&t.id),
                 esc(&dur(t.duration_ms()))
             );
@@ -666,7 +700,9 @@ fn detail_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
                     &format!(
                         "{}  →  {}",
                         compact(&e.expression, true),
-                        compact(&e.value, false)
+                        e.value
+                            .as_ref()
+                            .map_or_else(|| "(unresolved)".to_owned(), |v| compact(v, false))
                     ),
                 );
             }
@@ -688,7 +724,7 @@ fn detail_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
             if t.cache_hit {
                 dd("Cache", "hit");
             }
-            if t.status == "error" {
+            if t.status == ToolStatus::Error {
                 let what = [t.error_type.as_deref(), t.error_message.as_deref()]
                     .into_iter()
                     .flatten()
@@ -698,7 +734,7 @@ fn detail_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
             }
             if let Some(r) = &t.skip_reason {
                 dd(
-                    if t.status == "cancelled" {
+                    if t.status == ToolStatus::Cancelled {
                         "Cancelled"
                     } else {
                         "Skipped"
@@ -781,7 +817,7 @@ fn analysis_section(h: &mut String, a: &Analysis) {
     };
     row(
         "Makespan",
-        dur(a.makespan_ms),
+        dur(a.total_duration_ms),
         "first start → last end".into(),
     );
     row(
@@ -838,8 +874,8 @@ fn analysis_section(h: &mut String, a: &Analysis) {
             t.order,
             esc(&dur(t.start_ms)),
             esc(&dur(t.duration_ms)),
-            esc(&t.status),
-            esc(&t.status),
+            esc(t.status.as_str()),
+            esc(t.status.as_str()),
             esc(&dur(t.slack_ms))
         );
     }

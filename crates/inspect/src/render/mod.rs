@@ -8,6 +8,9 @@ mod text;
 pub use html::write_html;
 pub use text::{write_analysis, write_detail, write_notes, write_timeline};
 
+/// Tools a view lists before it summarizes (see [`RenderOptions::with_all_rows`]).
+pub const DEFAULT_MAX_ROWS: usize = 200;
+
 use std::io::IsTerminal;
 
 /// Options of the text views.
@@ -15,6 +18,8 @@ use std::io::IsTerminal;
 pub struct RenderOptions {
     width: usize,
     color: bool,
+    all_rows: bool,
+    max_rows: usize,
 }
 
 /// The narrowest width the views lay out for.
@@ -27,6 +32,8 @@ impl Default for RenderOptions {
         RenderOptions {
             width: DEFAULT_WIDTH,
             color: false,
+            all_rows: false,
+            max_rows: DEFAULT_MAX_ROWS,
         }
     }
 }
@@ -54,6 +61,29 @@ impl RenderOptions {
     pub fn with_color(mut self, color: bool) -> Self {
         self.color = color;
         self
+    }
+
+    /// Lists every tool even in runs with more than [`max_rows`](Self::max_rows) tools
+    /// (by default those are summarized: levels, critical path, slowest and failed tools).
+    pub fn with_all_rows(mut self, all: bool) -> Self {
+        self.all_rows = all;
+        self
+    }
+
+    /// Sets how many tools a view lists before it summarizes (at least 1).
+    pub fn with_max_rows(mut self, rows: usize) -> Self {
+        self.max_rows = rows.max(1);
+        self
+    }
+
+    /// Whether every row is listed.
+    pub fn all_rows(&self) -> bool {
+        self.all_rows
+    }
+
+    /// How many tools a view lists before it summarizes.
+    pub fn max_rows(&self) -> usize {
+        self.max_rows
     }
 
     /// The width in columns.
@@ -323,7 +353,7 @@ pub(crate) fn cut(s: &str, width: usize) -> String {
 
 /// Control characters (a newline in a span name, an escape sequence in an attribute) shown
 /// as spaces, so nothing read from a trace can break the layout or the terminal.
-pub(crate) fn clean(s: &str) -> String {
+pub fn clean(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
