@@ -112,6 +112,10 @@ pub(crate) struct ViewArgs {
     /// Also write a self-contained HTML report (timeline, DAG, detail, analysis) here.
     #[arg(long, value_name = "FILE.html")]
     pub html: Option<PathBuf>,
+    /// Show every tool in the views; by default a run of more than 200 tools is summarised
+    /// (levels, the critical path, the slowest and the failed tools).
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

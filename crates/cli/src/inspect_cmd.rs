@@ -21,7 +21,7 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<u8, Failure> {
         .map(|p| OutputFile::open("--html", p))
         .transpose()?;
     let trace = load(&args)?;
-    show(&trace, html, args.views.view, args.json)?;
+    show(&trace, html, args.views.view, args.json, args.views.all)?;
     Ok(code::OK)
 }
 
@@ -52,7 +52,13 @@ fn fetch_failure(e: FetchError) -> Failure {
 
 /// Prints the views of a trace (or, with `json`, the analysis as JSON) to stdout, and writes
 /// the HTML report when asked. Colour only on a terminal, and never with `NO_COLOR` set.
-fn show(trace: &Trace, html: Option<OutputFile>, view: View, json: bool) -> Result<(), Failure> {
+fn show(
+    trace: &Trace,
+    html: Option<OutputFile>,
+    view: View,
+    json: bool,
+    all: bool,
+) -> Result<(), Failure> {
     let analysis = inspect::analyze(trace);
     if let Some(out) = html {
         write_html(out, trace, &analysis)?;
@@ -66,7 +72,7 @@ fn show(trace: &Trace, html: Option<OutputFile>, view: View, json: bool) -> Resu
             trace,
             &analysis,
             view,
-            &RenderOptions::for_stdout(),
+            &RenderOptions::for_stdout().with_all_rows(all),
         )
     };
     written.or_else(super::ignore_broken_pipe)
@@ -77,10 +83,11 @@ pub(crate) fn write_views_to(
     out: &mut dyn Write,
     trace: &Trace,
     view: View,
+    all: bool,
 ) -> Result<(), Failure> {
     let analysis = inspect::analyze(trace);
-    write_views(out, trace, &analysis, view, &RenderOptions::for_stdout())
-        .or_else(super::ignore_broken_pipe)
+    let opts = RenderOptions::for_stdout().with_all_rows(all);
+    write_views(out, trace, &analysis, view, &opts).or_else(super::ignore_broken_pipe)
 }
 
 /// Writes the self-contained HTML report of a trace.

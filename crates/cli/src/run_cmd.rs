@@ -184,19 +184,18 @@ fn runner(
         .build()
 }
 
-/// Whether the spans must be kept in process: for `--trace-out`, `--html` and the views.
+/// Whether the spans must be kept in process: only for `--trace-out` (the views and the HTML
+/// report are drawn from the run's report).
 fn needs_capture(args: &RunArgs) -> bool {
     args.trace_out.is_some()
-        || args.views.html.is_some()
-        || (!args.json && args.views.view != View::None)
 }
 
-/// The inspector's input for the views and the HTML report of a run: the spans captured in
-/// process. This is the one place to change when the views come from the run's report
-/// instead (then `--view` needs no capture).
-fn inspector_input(guard: &TelemetryGuard, _result: &RunResult) -> Option<Trace> {
-    let captured = guard.captured()?;
-    Trace::from_otlp_json(&captured).ok()
+/// The inspector's input for the views and the HTML report of a run: the run's report,
+/// redacted, not a second copy of every span.
+fn inspector_input(_guard: &TelemetryGuard, result: &RunResult) -> Option<Trace> {
+    Some(Trace::from_report(
+        &result.execution.redacted(&TelemetryConfig::from_env()),
+    ))
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
@@ -335,7 +334,9 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     } else {
         match &inspected {
             // The views of the captured trace: the same the inspector shows for `--trace-out`.
-            Some(t) => super::inspect_cmd::write_views_to(&mut out, t, args.views.view)?,
+            Some(t) => {
+                super::inspect_cmd::write_views_to(&mut out, t, args.views.view, args.views.all)?
+            }
             None => write_report(&mut out, &result.execution).or_else(super::ignore_broken_pipe)?,
         }
         writeln!(out, "\nanswer: {}", clean(&result.answer)).or_else(super::ignore_broken_pipe)?;
@@ -472,15 +473,15 @@ mod tests {
             "--otlp",
             "http://c:4317"
         ])));
-        assert!(needs_capture(&run_args(&[])));
-        assert!(needs_capture(&run_args(&["--view", "timeline"])));
+        assert!(!needs_capture(&run_args(&[])));
+        assert!(!needs_capture(&run_args(&["--view", "timeline"])));
         assert!(needs_capture(&run_args(&[
             "--view",
             "none",
             "--trace-out",
             "t.json"
         ])));
-        assert!(needs_capture(&run_args(&["--json", "--html", "r.html"])));
+        assert!(!needs_capture(&run_args(&["--json", "--html", "r.html"])));
     }
 
     #[test]

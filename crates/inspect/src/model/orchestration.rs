@@ -7,6 +7,7 @@
 //! one pass.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -591,12 +592,15 @@ fn data_flow(s: &TraceSpan) -> Vec<DataFlowInput> {
             Value::Object(mut e) if e.contains_key(attr::DATA_FLOW_EXPRESSION) => DataFlowInput {
                 key,
                 expression: e.remove(attr::DATA_FLOW_EXPRESSION).unwrap_or(Value::Null),
-                value: e.remove(attr::DATA_FLOW_VALUE).filter(|v| !v.is_null()),
+                value: e
+                    .remove(attr::DATA_FLOW_VALUE)
+                    .filter(|v| !v.is_null())
+                    .map(Arc::new),
             },
             other => DataFlowInput {
                 key,
                 expression: Value::Null,
-                value: Some(other),
+                value: Some(Arc::new(other)),
             },
         })
         .collect()
