@@ -103,7 +103,6 @@ impl ToolContext {
     }
 }
 
-
 struct FnTool<F>(F);
 
 #[async_trait]

@@ -45,6 +45,36 @@ fn id_array(ids: &[StringValue], tools: impl Iterator<Item = usize>) -> OtelValu
     OtelValue::Array(Array::String(tools.map(|t| ids[t].clone()).collect()))
 }
 
+/// The `tracing` name of a [`Runner`](crate::Runner)'s root span (its OpenTelemetry name is
+/// `invoke_workflow {workflow}`). Not `invoke_workflow`, so that it is not taken for a host's
+/// invocation by [`in_host_invocation`].
+pub const ROOT_SPAN_NAME: &str = "orchestrace.invoke_workflow";
+
+/// Whether the current span is, or is inside, a host's own invocation span: a span whose
+/// `tracing` name is `invoke_workflow` or `invoke_agent`. Ancestors are looked up in the
+/// `tracing-subscriber` registry of the current dispatcher; without one (or outside any
+/// span) the answer is `false`.
+pub fn in_host_invocation() -> bool {
+    use tracing_subscriber::registry::LookupSpan;
+    let Some(id) = Span::current().id() else {
+        return false;
+    };
+    tracing::dispatcher::get_default(|d| {
+        let Some(registry) = d.downcast_ref::<tracing_subscriber::Registry>() else {
+            return false;
+        };
+        let Some(span) = registry.span(&id) else {
+            return false;
+        };
+        span.scope().any(|s| {
+            matches!(
+                s.metadata().name(),
+                attr::OP_INVOKE_WORKFLOW | attr::OP_INVOKE_AGENT
+            )
+        })
+    })
+}
+
 /// The open spans of one run: the span observer. Dropping it before the run finished (the
 /// run future was dropped) ends every open tool span as `cancelled`.
 pub(crate) struct RunSpans<'a> {
@@ -164,11 +194,15 @@ impl<'a> RunSpans<'a> {
     ) -> Span {
         let level = self.level(plan, rec.group);
         let spec = &plan.plan().tools[i];
-        let params = Value::Object(spec.params.clone());
         let redactor = self.config.redactor();
-        redactor.collect_secrets(&params, &mut self.secrets);
-        if let Some(input) = &rec.input {
-            redactor.collect_secrets(input, &mut self.secrets);
+        // The input holds the params (and the mapped values): walking it covers both. A tool
+        // that never started has no input; its params are walked where they are.
+        match &rec.input {
+            Some(input) => redactor.collect_secrets(input, &mut self.secrets),
+            None if !spec.params.is_empty() && redactor.would_redact_map(&spec.params) => {
+                redactor.collect_secrets(&Value::Object(spec.params.clone()), &mut self.secrets)
+            }
+            None => {}
         }
         // A data-flow value read through a secret key is a secret wherever it lands.
         for (input, (_, mapping)) in rec.data_flow.iter().zip(&plan.graph().mappings[i]) {
@@ -179,8 +213,7 @@ impl<'a> RunSpans<'a> {
             });
             if through_secret {
                 if let Some(v) = &input.value {
-                    redactor
-                        .collect_secrets(&serde_json::json!({ "secret": v }), &mut self.secrets);
+                    secret_strings(redactor, v, &mut self.secrets);
                 }
             }
         }
@@ -193,6 +226,7 @@ impl<'a> RunSpans<'a> {
             otel.status_description = Empty,
             gen_ai.operation.name = attr::OP_EXECUTE_TOOL,
             gen_ai.tool.name = %spec.tool,
+            gen_ai.tool.type = attr::tool_type(&spec.tool),
             gen_ai.tool.call.id = %spec.id,
             gen_ai.tool.call.arguments = arguments_json(config, secrets, rec),
             gen_ai.tool.call.result = Empty,
@@ -202,7 +236,7 @@ impl<'a> RunSpans<'a> {
             orchestration.execution_strategy = plan.strategy().as_str(),
             orchestration.execution_group = rec.group as i64,
             orchestration.execution_order_index = rec.order as i64,
-            orchestration.params = config.json_attr_owned(params, secrets).0,
+            orchestration.params = params_json(config, secrets, &spec.params),
             orchestration.data_flow_inputs = data_flow_json(config, secrets, rec),
             orchestration.status = Empty,
             orchestration.skip_reason = Empty,
@@ -219,18 +253,27 @@ impl<'a> RunSpans<'a> {
             // still collected, for spans a filter may enable later in the run).
             return span;
         }
+        let node_ids = self.config.node_ids();
         let ids = self.ids(plan);
         let group = &plan.groups()[rec.group].tools;
-        let others = group.iter().copied().filter(|&t| t != i);
-        span.set_attribute(
-            attr::PARALLEL_WITH,
-            id_array(ids, others.take(attr::MAX_PARALLEL_WITH)),
-        );
-        if group.len() - 1 > attr::MAX_PARALLEL_WITH {
-            span.set_attribute(attr::PARALLEL_WITH_COUNT, (group.len() - 1) as i64);
+        let others = group.len() - 1;
+        if others <= attr::MAX_PARALLEL_WITH {
+            let others = group.iter().copied().filter(|&t| t != i);
+            span.set_attribute(attr::PARALLEL_WITH, id_array(ids, others));
+        } else {
+            // The level span lists the members once (`orchestration.tools`).
+            span.set_attribute(attr::PARALLEL_WITH_COUNT, others as i64);
         }
         let deps = plan.dependencies(i);
         span.set_attribute(attr::DEPENDS_ON, id_array(ids, deps.iter().copied()));
+        if node_ids {
+            span.set_attribute(attr::GEN_AI_NODE_EXECUTION_ID, ids[i].clone());
+            let fed_by = fed_by(plan, i);
+            span.set_attribute(
+                attr::GEN_AI_NODE_PREVIOUS_EXECUTION_ID,
+                id_array(ids, fed_by.into_iter()),
+            );
+        }
         for &d in deps {
             if let Some(cx) = &self.contexts[d] {
                 span.add_link_with_attributes(
@@ -300,7 +343,7 @@ impl<'a> RunSpans<'a> {
         let result_size = output.map(|o| json_size(o) as i64);
         let result = output
             .filter(|_| config.capture_content())
-            .map(|o| config.json_attr(o, secrets).0);
+            .map(|o| value_json(config, secrets, o));
         let error_type = rec.error.as_ref().map(|e| e.kind.as_str());
         // The whole outcome in one dispatch, in the order the fields were recorded one by one.
         fn some<T: tracing::Value>(v: &T) -> Option<&dyn tracing::Value> {
@@ -360,7 +403,9 @@ impl<'a> Observer for RunSpans<'a> {
         let Some(span) = &self.tools[rec.index] else {
             return;
         };
-        let message = self.config.text_attr(&fallback.error.message, &self.secrets);
+        let message = self
+            .config
+            .text_attr(&fallback.error.message, &self.secrets);
         tracing::info!(
             parent: span,
             fallback = fallback.tool,
@@ -470,9 +515,7 @@ fn data_flow_json(config: &TelemetryConfig, secrets: &[String], rec: &ToolRun) -
                 && !input.value.as_ref().is_some_and(|v| r.would_redact(v))
         });
     if nothing_to_redact {
-        return Some(
-            json_limited(&FlowView(&rec.data_flow), config.value_limit()).0,
-        );
+        return Some(json_limited(&FlowView(&rec.data_flow), config.value_limit()).0);
     }
     let mut flow = Map::new();
     for input in &rec.data_flow {
@@ -508,9 +551,84 @@ impl serde::Serialize for FlowView<'_> {
 }
 
 /// `gen_ai.tool.call.arguments`, when content capture is on.
+///
+/// The conventions expect an object here; an OpenTelemetry attribute value in Rust (0.33)
+/// has no map type, so the object goes as its JSON text (as `gen_ai.tool.call.result`).
 fn arguments_json(config: &TelemetryConfig, secrets: &[String], rec: &ToolRun) -> Option<String> {
     let input = rec.input.as_ref().filter(|_| config.capture_content())?;
-    Some(config.json_attr(input, secrets).0)
+    Some(value_json(config, secrets, input))
+}
+
+/// A value as redacted JSON cut to the limit. When redaction has nothing to change in it
+/// (no secret key, no secret-looking value, no known secret yet) it is serialized as it is,
+/// without the copy that redaction in place needs: the same bytes.
+fn value_json(config: &TelemetryConfig, secrets: &[String], value: &Value) -> String {
+    if secrets.is_empty() && !config.redactor().would_redact(value) {
+        json_limited(value, config.value_limit()).0
+    } else {
+        config.json_attr(value, secrets).0
+    }
+}
+
+/// `orchestration.params`: [`value_json`] of the params object, without building a `Value`
+/// of it when nothing is to be redacted.
+fn params_json(
+    config: &TelemetryConfig,
+    secrets: &[String],
+    params: &Map<String, Value>,
+) -> String {
+    if secrets.is_empty() && !config.redactor().would_redact_map(params) {
+        json_limited(params, config.value_limit()).0
+    } else {
+        config
+            .json_attr_owned(Value::Object(params.clone()), secrets)
+            .0
+    }
+}
+
+/// The tools whose output feeds tool `i` through its data-flow mappings, in plan order.
+fn fed_by(plan: &AnalyzedPlan, i: usize) -> Vec<usize> {
+    let mut from: Vec<usize> = plan.graph().mappings[i]
+        .iter()
+        .flat_map(|(_, m)| m.references())
+        .filter_map(|r| plan.plan().tool_index(&r.tool))
+        .collect();
+    from.sort_unstable();
+    from.dedup();
+    from
+}
+
+/// Adds every string (and long number) in `value` to the run's known secrets: the value was
+/// read through a secret key. The same rules as [`Redactor::collect_secrets`] applies under a
+/// secret key, without wrapping the value in an object to get there.
+///
+/// [`Redactor::collect_secrets`]: crate::content::Redactor::collect_secrets
+fn secret_strings(r: &crate::content::Redactor, value: &Value, out: &mut Vec<String>) {
+    if r.is_disabled() {
+        return;
+    }
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        if out.len() >= crate::content::MAX_KNOWN_SECRETS {
+            return;
+        }
+        match v {
+            Value::String(s)
+                if s.chars().count() >= 4 && s != crate::content::REDACTED && !out.contains(s) =>
+            {
+                out.push(s.clone());
+            }
+            Value::Number(n) => {
+                let s = n.to_string();
+                if s.len() >= 4 && !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter().rev()),
+            Value::Object(m) => stack.extend(m.values().rev()),
+            _ => {}
+        }
+    }
 }
 
 /// Rows in an output: the length of `data.rows`, `rows`, or of the output itself if it is an
