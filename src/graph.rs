@@ -12,8 +12,8 @@ use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::dataflow::Mapping;
-use crate::plan::Plan;
 use crate::plan::{PlanError, PlanErrorKind};
+use crate::plan::Plan;
 
 /// The dependencies of one tool, as indices into the plan's tools.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

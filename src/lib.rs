@@ -57,18 +57,18 @@
 //! their own: a host app that adds this library compiles neither.
 #![forbid(unsafe_code)]
 
-pub mod content;
-pub mod dataflow;
-pub mod execute;
-pub mod graph;
-pub mod pipeline;
 pub mod plan;
-pub mod propagation;
-pub mod run;
+pub mod dataflow;
+pub mod graph;
 pub mod schedule;
+pub mod content;
 pub mod semconv;
-pub mod telemetry;
+pub mod run;
+pub mod propagation;
+pub mod execute;
 mod tools;
+pub mod telemetry;
+pub mod pipeline;
 
 pub use async_trait::async_trait;
 pub use execute::{Orchestrator, Tool, ToolContext, ToolRegistry};

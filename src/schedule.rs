@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::graph::{build_graph, DependencyGraph};
-use crate::plan::{Plan, Strategy, StrategyChoice};
 use crate::plan::{PlanError, PlanErrorKind};
+use crate::plan::{Plan, Strategy, StrategyChoice};
 
 /// Whether a group runs more than one tool at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

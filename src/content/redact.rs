@@ -387,10 +387,7 @@ pub(crate) fn truncate(text: String, limit: usize) -> String {
 
 /// Serializes `value` as JSON, stopping once `limit` characters are reached (so a 10 MB output
 /// costs no 10 MB string), and marking the cut. Returns the text and the full JSON size in bytes.
-pub(crate) fn json_limited<T: serde::Serialize + ?Sized>(
-    value: &T,
-    limit: usize,
-) -> (String, usize) {
+pub(crate) fn json_limited<T: serde::Serialize + ?Sized>(value: &T, limit: usize) -> (String, usize) {
     struct Limited {
         buf: Vec<u8>,
         cap: usize,

@@ -34,8 +34,8 @@ pub use observer::{Fallback, Observer, ObserverFactory, Progress, Retry, RunStar
 pub use tool::{Tool, ToolContext, ToolRegistry};
 
 use crate::content::TelemetryConfig;
-use crate::graph::critical_path;
 use crate::plan::PlanError;
+use crate::graph::critical_path;
 use crate::plan::{OnFailure, Plan, Strategy};
 use crate::run::{ms, DataFlowInput, RunReport, RunSummary, ToolError, ToolRun, ToolStatus};
 use crate::schedule::{analyze, AnalyzedPlan};
@@ -222,10 +222,7 @@ struct Run<'a> {
     ready: BinaryHeap<Reverse<(usize, usize)>>,
     tasks: JoinSet<(usize, Outcome)>,
     task_of: HashMap<tokio::task::Id, usize>,
-    facts: (
-        mpsc::UnboundedSender<(usize, Fact)>,
-        mpsc::UnboundedReceiver<(usize, Fact)>,
-    ),
+    facts: (mpsc::UnboundedSender<(usize, Fact)>, mpsc::UnboundedReceiver<(usize, Fact)>),
     running: usize,
     limit: usize,
     stopped: Option<String>,
@@ -607,3 +604,4 @@ impl<'a> Run<'a> {
         report
     }
 }
+

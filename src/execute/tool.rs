@@ -103,6 +103,7 @@ impl ToolContext {
     }
 }
 
+
 struct FnTool<F>(F);
 
 #[async_trait]

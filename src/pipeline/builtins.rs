@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use super::{Answer, Composer, OrchestrationTrace, Planner, Policy, Presenter, StageError};
-use crate::execute::ToolRegistry;
-use crate::plan::Plan;
 use crate::plan::{PlanError, PlanErrorKind};
+use crate::execute::ToolRegistry;
 use crate::run::{RunReport, ToolStatus};
+use crate::plan::Plan;
 use crate::schedule::AnalyzedPlan;
 
 /// Always returns the same plan.
