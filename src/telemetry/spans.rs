@@ -763,4 +763,267 @@ mod tests {
             }
         }
     }
+
+    /// Runs `plan` with the span observer under an OpenTelemetry layer; the ended spans.
+    fn traced(
+        plan: Plan,
+        config: TelemetryConfig,
+        host: Option<&'static str>,
+    ) -> Vec<opentelemetry_sdk::trace::SpanData> {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::prelude::*;
+        #[derive(Debug, Clone, Default)]
+        struct Keep(Arc<std::sync::Mutex<Vec<opentelemetry_sdk::trace::SpanData>>>);
+        impl opentelemetry_sdk::trace::SpanProcessor for Keep {
+            fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {
+            }
+            fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+                self.0.lock().unwrap().push(span);
+            }
+            fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+                Ok(())
+            }
+            fn shutdown_with_timeout(
+                &self,
+                _: std::time::Duration,
+            ) -> opentelemetry_sdk::error::OTelSdkResult {
+                Ok(())
+            }
+        }
+        let mut registry = crate::execute::ToolRegistry::new();
+        registry.register_fn("rows", |_, _| async {
+            Ok(serde_json::json!({"rows": [1]}))
+        });
+        registry.register_fn("http", |_, _| async { Ok(serde_json::json!(null)) });
+        let orch = crate::execute::OrchestratorBuilder::bare()
+            .with_registry(registry)
+            .with_telemetry(config)
+            .with_named_observer("spans", Arc::new(observe))
+            .build();
+        let analyzed = orch.analyze(plan).unwrap();
+        let keep = Keep::default();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_span_processor(keep.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            let runner = crate::pipeline::Runner::builder(crate::pipeline::StaticPlanner::new(
+                analyzed.plan().clone(),
+            ))
+            .with_orchestrator(orch.clone())
+            .with_workflow("wf")
+            .build();
+            let _host = host.map(|name| match name {
+                "invoke_agent" => tracing::info_span!("invoke_agent").entered(),
+                _ => tracing::info_span!("work").entered(),
+            });
+            assert!(rt.block_on(runner.run("q")).unwrap().succeeded());
+        });
+        let spans = keep.0.lock().unwrap().clone();
+        spans
+    }
+
+    fn attr_of<'s>(s: &'s opentelemetry_sdk::trace::SpanData, key: &str) -> Option<&'s OtelValue> {
+        s.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+    }
+
+    fn strings(v: Option<&OtelValue>) -> Vec<String> {
+        match v {
+            Some(OtelValue::Array(Array::String(items))) => {
+                items.iter().map(|s| s.as_str().to_owned()).collect()
+            }
+            other => panic!("not a string array: {other:?}"),
+        }
+    }
+
+    fn tool<'s>(
+        spans: &'s [opentelemetry_sdk::trace::SpanData],
+        id: &str,
+    ) -> &'s opentelemetry_sdk::trace::SpanData {
+        spans
+            .iter()
+            .find(|s| attr_of(s, attr::TOOL_ID).is_some_and(|v| v.as_str() == id))
+            .unwrap_or_else(|| panic!("no span of {id}"))
+    }
+
+    /// 18 tools in level 0, then `c` (http) reading `t0` and `t1`, then `d` after `c`.
+    fn wide_plan() -> Plan {
+        let mut p = Plan::new("wide");
+        for k in 0..18 {
+            p = p.with_tool(crate::plan::ToolSpec::new(format!("t{k}"), "rows"));
+        }
+        p.with_tool(
+            crate::plan::ToolSpec::new("c", "http")
+                .map("a", "{t0.rows[0]}")
+                .map("b", "{t1.rows}")
+                .depends_on("t5"),
+        )
+        .with_tool(crate::plan::ToolSpec::new("d", "rows").depends_on("c"))
+    }
+
+    #[test]
+    fn genai_attributes_of_tool_and_root_spans() {
+        let spans = traced(wide_plan(), TelemetryConfig::default(), None);
+        let c = tool(&spans, "c");
+        assert_eq!(c.name, "execute_tool http");
+        assert_eq!(
+            attr_of(c, attr::GEN_AI_OPERATION_NAME).unwrap().as_str(),
+            "execute_tool"
+        );
+        assert_eq!(
+            attr_of(c, attr::GEN_AI_TOOL_TYPE).unwrap().as_str(),
+            "extension"
+        );
+        assert_eq!(attr_of(c, attr::GEN_AI_TOOL_CALL_ID).unwrap().as_str(), "c");
+        assert_eq!(
+            attr_of(tool(&spans, "t3"), attr::GEN_AI_TOOL_TYPE)
+                .unwrap()
+                .as_str(),
+            "function"
+        );
+        // Opt-in only.
+        assert!(attr_of(c, attr::GEN_AI_NODE_EXECUTION_ID).is_none());
+        assert!(attr_of(c, attr::GEN_AI_TOOL_CALL_ARGUMENTS).is_none());
+        let root = spans
+            .iter()
+            .find(|s| s.name == "invoke_workflow wf")
+            .unwrap();
+        assert_eq!(
+            attr_of(root, attr::GEN_AI_OPERATION_NAME).unwrap().as_str(),
+            "invoke_workflow"
+        );
+        assert_eq!(
+            attr_of(root, attr::GEN_AI_INVOCATION_IS_NESTED),
+            Some(&OtelValue::Bool(false))
+        );
+        let plan = spans.iter().find(|s| s.name == "route_plan").unwrap();
+        assert_eq!(
+            attr_of(plan, attr::GEN_AI_OPERATION_NAME).unwrap().as_str(),
+            "plan"
+        );
+        let validate = spans.iter().find(|s| s.name == "validate").unwrap();
+        assert!(attr_of(validate, attr::GEN_AI_OPERATION_NAME).is_none());
+    }
+
+    #[test]
+    fn a_run_inside_a_host_invocation_is_nested() {
+        let spans = traced(
+            wide_plan(),
+            TelemetryConfig::default(),
+            Some("invoke_agent"),
+        );
+        let root = spans
+            .iter()
+            .find(|s| s.name == "invoke_workflow wf")
+            .unwrap();
+        assert_eq!(
+            attr_of(root, attr::GEN_AI_INVOCATION_IS_NESTED),
+            Some(&OtelValue::Bool(true))
+        );
+        let spans = traced(wide_plan(), TelemetryConfig::default(), Some("work"));
+        let root = spans
+            .iter()
+            .find(|s| s.name == "invoke_workflow wf")
+            .unwrap();
+        assert_eq!(
+            attr_of(root, attr::GEN_AI_INVOCATION_IS_NESTED),
+            Some(&OtelValue::Bool(false))
+        );
+    }
+
+    #[test]
+    fn wide_levels_list_their_members_once() {
+        let spans = traced(wide_plan(), TelemetryConfig::default(), None);
+        let t3 = tool(&spans, "t3");
+        assert!(
+            attr_of(t3, attr::PARALLEL_WITH).is_none(),
+            "18 members > 16"
+        );
+        assert_eq!(
+            attr_of(t3, attr::PARALLEL_WITH_COUNT),
+            Some(&OtelValue::I64(17))
+        );
+        let level0 = spans
+            .iter()
+            .find(|s| s.name == "level 0 (parallel)")
+            .unwrap();
+        let members = strings(attr_of(level0, attr::GROUP_TOOLS));
+        assert_eq!(members.len(), 18);
+        assert_eq!(members[0], "t0");
+        // A small level keeps parallel_with (here: c alone, so empty).
+        let c = tool(&spans, "c");
+        assert_eq!(
+            strings(attr_of(c, attr::PARALLEL_WITH)),
+            Vec::<String>::new()
+        );
+        assert!(attr_of(c, attr::PARALLEL_WITH_COUNT).is_none());
+        assert_eq!(strings(attr_of(c, attr::DEPENDS_ON)), ["t5", "t0", "t1"]);
+        assert_eq!(c.links.links.len(), 3);
+    }
+
+    #[test]
+    fn dag_edge_ids_are_the_data_flow_sources() {
+        let config = TelemetryConfig::default().with_node_ids(true);
+        let spans = traced(wide_plan(), config, None);
+        let c = tool(&spans, "c");
+        assert_eq!(
+            attr_of(c, attr::GEN_AI_NODE_EXECUTION_ID).unwrap().as_str(),
+            "c"
+        );
+        // t5 is an ordering dependency: its output does not feed c.
+        assert_eq!(
+            strings(attr_of(c, attr::GEN_AI_NODE_PREVIOUS_EXECUTION_ID)),
+            ["t0", "t1"]
+        );
+        let d = tool(&spans, "d");
+        assert_eq!(
+            strings(attr_of(d, attr::GEN_AI_NODE_PREVIOUS_EXECUTION_ID)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            strings(attr_of(
+                tool(&spans, "t0"),
+                attr::GEN_AI_NODE_PREVIOUS_EXECUTION_ID
+            )),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn captured_content_is_the_same_json_either_way() {
+        let config = TelemetryConfig::default().with_capture_content(true);
+        let plan = Plan::new("p")
+            .with_tool(
+                crate::plan::ToolSpec::new("a", "rows")
+                    .with_params(serde_json::json!({"k": 1, "password": "hunter22"})),
+            )
+            .with_tool(
+                crate::plan::ToolSpec::new("b", "rows").with_params(serde_json::json!({"k": 2})),
+            );
+        let spans = traced(plan, config, None);
+        let a = tool(&spans, "a");
+        assert_eq!(
+            attr_of(a, attr::PARAMS).unwrap().as_str(),
+            r#"{"k":1,"password":"[REDACTED]"}"#.replace("[REDACTED]", crate::content::REDACTED)
+        );
+        let b = tool(&spans, "b");
+        assert_eq!(
+            attr_of(b, attr::GEN_AI_TOOL_CALL_ARGUMENTS)
+                .unwrap()
+                .as_str(),
+            r#"{"k":2}"#
+        );
+        assert_eq!(
+            attr_of(b, attr::GEN_AI_TOOL_CALL_RESULT).unwrap().as_str(),
+            r#"{"rows":[1]}"#
+        );
+    }
 }
