@@ -54,7 +54,9 @@ mod common {
     /// The built-in tools and `one_row`, which returns one row at once.
     pub(crate) fn registry() -> ToolRegistry {
         let mut r = ToolRegistry::with_builtins();
-        r.register_fn("one_row", |_, _| async { Ok(json!({"rows": [{"count": 1}]})) });
+        r.register_fn("one_row", |_, _| async {
+            Ok(json!({"rows": [{"count": 1}]}))
+        });
         r
     }
 }
@@ -70,9 +72,9 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
 };
-use orchestrace::telemetry::{EXPORT_STACK_TARGETS, SCOPE_NAME};
 use orchestrace::plan::ToolSpec;
 use orchestrace::schedule::AnalyzedPlan;
+use orchestrace::telemetry::{EXPORT_STACK_TARGETS, SCOPE_NAME};
 use orchestrace::{Orchestrator, Plan};
 use serde_json::json;
 use tracing::Dispatch;
