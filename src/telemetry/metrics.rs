@@ -6,7 +6,7 @@
 //! use orchestrace::Orchestrator;
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let metrics = Metrics::builder().with_workflow("ops-assistant").from_env()?.build()?;
+//! let metrics = Metrics::builder().with_workflow("ops-assistant").with_env()?.build()?;
 //! // Share the provider with the host's own instruments, if it likes:
 //! opentelemetry::global::set_meter_provider(metrics.meter_provider().clone());
 //! let orchestrator = Orchestrator::builder()
@@ -182,11 +182,11 @@ pub fn parse_temporality(value: &str) -> Result<Temporality, TelemetryError> {
 
 impl MetricsBuilder {
     /// Applies the environment variables (see the [module docs](self)) over what is set.
-    pub fn from_env(self) -> Result<Self, TelemetryError> {
-        self.from_vars(env)
+    pub fn with_env(self) -> Result<Self, TelemetryError> {
+        self.with_vars(env)
     }
 
-    fn from_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self, TelemetryError> {
+    fn with_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Result<Self, TelemetryError> {
         if var("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
             self.disabled = true;
         }

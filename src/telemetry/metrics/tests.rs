@@ -367,7 +367,7 @@ fn a_run_inside_a_host_agent_is_nested() {
 #[test]
 fn disabled_metrics_record_nothing() {
     let m = Metrics::builder()
-        .from_vars(|k| (k == "OTEL_SDK_DISABLED").then(|| "true".to_owned()))
+        .with_vars(|k| (k == "OTEL_SDK_DISABLED").then(|| "true".to_owned()))
         .unwrap()
         .with_exporter(MemoryExporter::default())
         .build()
@@ -375,7 +375,7 @@ fn disabled_metrics_record_nothing() {
     assert!(!m.is_enabled());
     assert!(!m.is_exporting());
     let m = Metrics::builder()
-        .from_vars(|k| (k == "OTEL_METRICS_EXPORTER").then(|| "none".to_owned()))
+        .with_vars(|k| (k == "OTEL_METRICS_EXPORTER").then(|| "none".to_owned()))
         .unwrap()
         .build()
         .unwrap();
@@ -393,7 +393,7 @@ fn environment_is_read_and_bad_values_are_named() {
         }
     };
     let b = Metrics::builder()
-        .from_vars(vars(&[
+        .with_vars(vars(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"),
             (
                 "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
@@ -411,12 +411,12 @@ fn environment_is_read_and_bad_values_are_named() {
     // Code wins over the environment.
     let b = Metrics::builder()
         .with_interval(Duration::from_secs(1))
-        .from_vars(vars(&[("OTEL_METRIC_EXPORT_INTERVAL", "250")]))
+        .with_vars(vars(&[("OTEL_METRIC_EXPORT_INTERVAL", "250")]))
         .unwrap();
     assert_eq!(b.interval, Some(Duration::from_secs(1)));
     let err = |pairs| {
         Metrics::builder()
-            .from_vars(vars(pairs))
+            .with_vars(vars(pairs))
             .unwrap_err()
             .to_string()
     };
