@@ -16,23 +16,66 @@
 //! exited once, and closed — what happens to ours.
 //!
 //! Every stack is the layer `Telemetry::layer` builds (same options, same filter) over a
-//! tracer provider with the processor under test.
+//! tracer provider with the processor under test. The untraced baseline runs with a
+//! dispatcher installed (a registry whose only layer enables nothing), so that `tracing`'s
+//! no-subscriber paths (and its `log` fallback) do not enter the difference.
+//!
+//! `SPAN_OVERHEAD_CALLGRIND=<case> SPAN_OVERHEAD_ITERS=<k>` runs one case `k` times and exits,
+//! for instruction counts under `valgrind --tool=callgrind` (see `benches/SPANS.md`); cases:
+//! `untraced`, `traced` (our run, do-nothing processor), `bare`, `bare_links`, `sdk`.
 
-mod common;
+#![allow(missing_docs)] // criterion_group! makes an undocumented `pub fn`
+
+mod common {
+    //! The helpers this bench needs.
+    use orchestrace::ToolRegistry;
+    use serde_json::json;
+
+    /// Whether criterion is measuring (`cargo bench`), not smoke-testing.
+    pub(crate) fn benching() -> bool {
+        std::env::args().any(|a| a == "--bench")
+    }
+
+    /// Where the bench writes its figures (`target/bench-results/`).
+    pub(crate) fn results_dir() -> std::path::PathBuf {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+        let dir = target.join("bench-results");
+        std::fs::create_dir_all(&dir).expect("results dir");
+        dir
+    }
+
+    /// The id of tool `i`.
+    pub(crate) fn tool_id(i: usize) -> String {
+        format!("t{i}")
+    }
+
+    /// The built-in tools and `one_row`, which returns one row at once.
+    pub(crate) fn registry() -> ToolRegistry {
+        let mut r = ToolRegistry::with_builtins();
+        r.register_fn("one_row", |_, _| async {
+            Ok(json!({"rows": [{"count": 1}]}))
+        });
+        r
+    }
+}
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use opentelemetry::trace::{SpanContext, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, KeyValue, Value as OtelValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
 };
+use orchestrace::plan::ToolSpec;
+use orchestrace::schedule::AnalyzedPlan;
 use orchestrace::telemetry::{EXPORT_STACK_TARGETS, SCOPE_NAME};
-use orchestrace::{AnalyzedPlan, Orchestrator, Plan, ToolSpec};
+use orchestrace::{Orchestrator, Plan};
 use serde_json::json;
 use tracing::Dispatch;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -191,6 +234,60 @@ fn sample_tool_span(orch: &Orchestrator, plan: &AnalyzedPlan) -> SpanData {
         .clone();
     assert_eq!(span.links.links.len(), 2, "two links");
     span
+}
+
+/// A dispatcher that enables nothing: what a host with a subscriber but without our layer
+/// (or with it filtered off) has.
+fn untraced_dispatch() -> Dispatch {
+    Dispatch::new(tracing_subscriber::registry().with(tracing_subscriber::filter::LevelFilter::OFF))
+}
+
+/// Runs one case `iters` times for callgrind, when asked to; returns whether it did.
+fn callgrind_case() -> bool {
+    let Ok(case) = std::env::var("SPAN_OVERHEAD_CALLGRIND") else {
+        return false;
+    };
+    let iters: usize = std::env::var("SPAN_OVERHEAD_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let levels = 250;
+    let orch = Orchestrator::new(common::registry());
+    let plan = orch.analyze(layered_plan(levels)).expect("valid plan");
+    let rt = current_thread();
+    let counts = Counts::default();
+    let provider = provider(Processor::Noop, &counts);
+    let sample = sample_tool_span(&orch, &plan);
+    let values = Values::of(&sample);
+    let n = levels * WIDTH;
+    let d = match case.as_str() {
+        "untraced" => untraced_dispatch(),
+        _ => dispatch(&provider),
+    };
+    tracing::dispatcher::with_default(&d, || {
+        // One warm-up run in every case, so that both counts include the same setup.
+        assert!(rt.block_on(orch.run(&plan)).succeeded());
+        let parent = tracing::info_span!("level", otel.name = "level 3 (parallel)");
+        let tracer = provider.tracer(SCOPE_NAME);
+        let parent_cx = Context::current_with_span(tracer.start("level 3 (parallel)"));
+        for _ in 0..iters {
+            match case.as_str() {
+                "untraced" | "traced" => assert!(rt.block_on(orch.run(&plan)).succeeded()),
+                "bare" => (0..n).for_each(|_| bare_span(&parent, &values)),
+                "bare_links" => (0..n).for_each(|_| bare_span_with_links(&parent, &values)),
+                "sdk" => (0..n).for_each(|_| {
+                    let mut span = tracer
+                        .span_builder(sample.name.clone())
+                        .with_attributes(sample.attributes.clone())
+                        .with_links(sample.links.links.clone())
+                        .start_with_context(&tracer, &parent_cx);
+                    opentelemetry::trace::Span::end(&mut span);
+                }),
+                other => panic!("unknown case {other}"),
+            }
+        }
+    });
+    true
 }
 
 /// After a scoped dispatcher is gone, callsites keep the interest it registered ("always"),
@@ -399,12 +496,17 @@ fn span_overhead(c: &mut Criterion) {
     let plan = orch.analyze(layered_plan(levels)).expect("valid plan");
     let rt = current_thread();
 
-    // Untraced first: no dispatcher has been set yet, as in a program without one.
+    // Untraced: a dispatcher that enables nothing.
     let mut group = c.benchmark_group("span_overhead/orchestrace_tool");
     group.throughput(Throughput::Elements(n));
-    group.bench_function("untraced", |b| {
-        b.iter(|| assert!(rt.block_on(orch.run(&plan)).succeeded()))
-    });
+    {
+        let d = untraced_dispatch();
+        let _default = tracing::dispatcher::set_default(&d);
+        group.bench_function("untraced", |b| {
+            b.iter(|| assert!(rt.block_on(orch.run(&plan)).succeeded()))
+        });
+    }
+    forget_dispatchers();
     for p in [Processor::Noop, Processor::Batch] {
         let counts = Counts::default();
         let provider = provider(p, &counts);
@@ -507,4 +609,10 @@ criterion_group! {
         .measurement_time(Duration::from_secs(6));
     targets = span_overhead
 }
-criterion_main!(benches);
+fn main() {
+    if callgrind_case() {
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,13 +1,47 @@
 //! Span names and attribute keys, named after the conventions they follow: the OpenTelemetry
 //! GenAI conventions (`gen_ai.*`), the general ones (`error.type`) and ours
 //! (`orchestration.*`). The inspector reads traces back through these same constants.
+//!
+//! The GenAI names are kept here rather than taken from the `opentelemetry-semantic-conventions`
+//! crate, which marks every `GEN_AI_*` constant deprecated while the GenAI conventions are
+//! maintained in their own repository. [`GEN_AI_SEMCONV_VERSION`] names the state of those
+//! conventions this crate follows; all of them are at "development" stability.
+//!
+//! Span kinds, by the GenAI conventions' span definitions:
+//!
+//! | span | definition | `gen_ai.operation.name` | name |
+//! |---|---|---|---|
+//! | root of a [`Runner`](crate::Runner) run | `gen_ai.invocation.internal` | `invoke_workflow` | `invoke_workflow {gen_ai.workflow.name}` |
+//! | ROUTE+PLAN stage | `gen_ai.plan.internal` | `plan` | `plan` |
+//! | a tool | `gen_ai.execute_tool.internal` | `execute_tool` | `execute_tool {gen_ai.tool.name}` |
 
-/// `gen_ai.operation.name`: `invoke_workflow` on the root span, `execute_tool` on tool spans.
+/// The GenAI semantic conventions followed: the `semantic-conventions-genai` repository at
+/// its development state of 2026 (it has made no release yet), including the proposed DAG
+/// edge attributes [`GEN_AI_NODE_EXECUTION_ID`] / [`GEN_AI_NODE_PREVIOUS_EXECUTION_ID`].
+pub const GEN_AI_SEMCONV_VERSION: &str = "semantic-conventions-genai/development-2026";
+
+/// `gen_ai.operation.name`: `invoke_workflow` on the root span, `plan` on the ROUTE+PLAN
+/// stage, `execute_tool` on tool spans.
 pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
 /// `gen_ai.workflow.name`: the workflow (plan) name on the root span.
 pub const GEN_AI_WORKFLOW_NAME: &str = "gen_ai.workflow.name";
 /// `gen_ai.tool.name`: the tool type.
 pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+/// `gen_ai.invocation.is_nested`: on the root span, whether the run is nested in a host's own
+/// `invoke_workflow` / `invoke_agent` span.
+pub const GEN_AI_INVOCATION_IS_NESTED: &str = "gen_ai.invocation.is_nested";
+/// `gen_ai.tool.type`: [`TOOL_TYPE_FUNCTION`] or [`TOOL_TYPE_EXTENSION`] (see [`tool_type`]).
+pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
+/// `gen_ai.tool.description` (recommended): not emitted, since neither a plan's tool nor a
+/// registered [`Tool`](crate::Tool) carries a description.
+pub const GEN_AI_TOOL_DESCRIPTION: &str = "gen_ai.tool.description";
+/// `gen_ai.node.execution.id` (proposed; opt-in, see
+/// [`TelemetryConfig::with_node_ids`](crate::content::TelemetryConfig::with_node_ids)): the
+/// plan's tool id, unique within a run.
+pub const GEN_AI_NODE_EXECUTION_ID: &str = "gen_ai.node.execution.id";
+/// `gen_ai.node.previous_execution.id` (proposed; opt-in): string array of the tool ids
+/// whose output fed this tool through its data-flow mappings.
+pub const GEN_AI_NODE_PREVIOUS_EXECUTION_ID: &str = "gen_ai.node.previous_execution.id";
 /// `gen_ai.tool.call.id`: the plan's tool id.
 pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
 /// `gen_ai.tool.call.arguments`: the tool input (content capture only).
@@ -21,6 +55,25 @@ pub const ERROR_TYPE: &str = "error.type";
 pub const OP_EXECUTE_TOOL: &str = "execute_tool";
 /// Operation name of the root span.
 pub const OP_INVOKE_WORKFLOW: &str = "invoke_workflow";
+/// Operation name of an enclosing agent span (a host's), which makes a run nested.
+pub const OP_INVOKE_AGENT: &str = "invoke_agent";
+/// Operation name of the ROUTE+PLAN stage span.
+pub const OP_PLAN: &str = "plan";
+
+/// [`GEN_AI_TOOL_TYPE`] of a tool that runs in the process.
+pub const TOOL_TYPE_FUNCTION: &str = "function";
+/// [`GEN_AI_TOOL_TYPE`] of a tool that calls out to another service.
+pub const TOOL_TYPE_EXTENSION: &str = "extension";
+
+/// The [`GEN_AI_TOOL_TYPE`] of a registered tool type: the built-in `http` tool calls another
+/// service and is an `extension`; every other tool is taken to run in the process, a
+/// `function`. (Registrations carry no type of their own.)
+pub fn tool_type(tool: &str) -> &'static str {
+    match tool {
+        "http" => TOOL_TYPE_EXTENSION,
+        _ => TOOL_TYPE_FUNCTION,
+    }
+}
 
 /// The pipeline stage (`route_plan`, `validate`, `execute`, `compose`, `present`).
 pub const STAGE: &str = "orchestration.stage";
@@ -40,12 +93,14 @@ pub const EXECUTION_MODE: &str = "orchestration.execution_mode";
 pub const EXECUTION_ORDER_INDEX: &str = "orchestration.execution_order_index";
 /// Other tools of the same group (string array).
 pub const PARALLEL_WITH: &str = "orchestration.parallel_with";
-/// How many other tools the group has, set when [`PARALLEL_WITH`] lists only the first
-/// [`MAX_PARALLEL_WITH`] of them.
+/// How many other tools the group has, set (instead of [`PARALLEL_WITH`]) when there are more
+/// than [`MAX_PARALLEL_WITH`].
 pub const PARALLEL_WITH_COUNT: &str = "orchestration.parallel_with_count";
-/// The most ids [`PARALLEL_WITH`] lists: without a bound a level of n tools would put n²
-/// ids on the wire.
-pub const MAX_PARALLEL_WITH: usize = 128;
+/// The most ids [`PARALLEL_WITH`] lists. A tool of a larger level carries no
+/// [`PARALLEL_WITH`], only [`PARALLEL_WITH_COUNT`]: its level span lists the level's members
+/// once ([`GROUP_TOOLS`]), and a reader derives the others from it. Repeating them on every
+/// tool span would put n² ids on the wire for a level of n tools.
+pub const MAX_PARALLEL_WITH: usize = 16;
 /// All dependencies, explicit and implicit (string array).
 pub const DEPENDS_ON: &str = "orchestration.depends_on";
 /// The tools of a level (string array, on level spans).
@@ -133,3 +188,38 @@ pub const OTEL_STATUS_DESCRIPTION: &str = "otel.status_description";
 pub const JAEGER_LOG_EVENT: &str = "event";
 /// Link attribute carrying a Jaeger reference type (`child_of`, `follows_from`).
 pub const OPENTRACING_REF_TYPE: &str = "opentracing.ref_type";
+
+/// Metric instrument names. Durations are histograms in seconds; counts are counters. Their
+/// attributes are low-cardinality only: workflow, tool name and type, status, strategy, error
+/// type — never a run, trace or tool-call id.
+pub mod metrics {
+    /// Histogram (s): one per tool run, the tool span's duration. Attributes
+    /// `gen_ai.tool.name`, `gen_ai.tool.type`, `error.type` (on failure).
+    pub const EXECUTE_TOOL_DURATION: &str = "gen_ai.execute_tool.duration";
+    /// Histogram (s): one per run, start to end of the run. Attributes
+    /// `gen_ai.operation.name`, `gen_ai.invocation.is_nested`, `gen_ai.workflow.name`,
+    /// `error.type` (on failure).
+    pub const INVOCATION_DURATION: &str = "gen_ai.invocation.duration";
+    /// Histogram (s): first tool start to last tool end, per run.
+    pub const RUN_MAKESPAN: &str = "orchestration.run.makespan";
+    /// Histogram (s): the sum of tool durations, per run.
+    pub const RUN_SERIAL_DURATION: &str = "orchestration.run.serial_duration";
+    /// Histogram (s): serial duration minus makespan, per run.
+    pub const RUN_TIME_SAVED: &str = "orchestration.run.time_saved";
+    /// Histogram (s): length of the dependency-based critical path, per run.
+    pub const RUN_CRITICAL_PATH: &str = "orchestration.run.critical_path";
+    /// Counter ({run}): runs, by `orchestration.status`.
+    pub const RUNS: &str = "orchestration.runs";
+    /// Counter ({tool}): tools that ended, by `orchestration.status`.
+    pub const TOOL_RUNS: &str = "orchestration.tool.runs";
+    /// Histogram (s): time between ready and start, per started tool.
+    pub const TOOL_QUEUE_WAIT: &str = "orchestration.tool.queue_wait";
+    /// Counter ({retry}): retries made.
+    pub const TOOL_RETRIES: &str = "orchestration.tool.retries";
+    /// Counter ({fallback}): fallbacks taken.
+    pub const TOOL_FALLBACKS: &str = "orchestration.tool.fallbacks";
+    /// Counter ({hit}): results served from the cache.
+    pub const TOOL_CACHE_HITS: &str = "orchestration.tool.cache_hits";
+    /// Counter ({tool}): tools on a run's critical path, by tool name.
+    pub const TOOL_CRITICAL_PATH: &str = "orchestration.tool.critical_path";
+}

@@ -4,13 +4,22 @@
 //! `invoke_workflow {workflow}`:
 //!
 //! ```text
-//! invoke_workflow ops-assistant        gen_ai.operation.name=invoke_workflow
-//! ├─ route_plan                        the planner's asset, the chosen plan and strategy
+//! invoke_workflow ops-assistant        gen_ai.operation.name=invoke_workflow, is_nested
+//! ├─ route_plan                        gen_ai.operation.name=plan; the planner's asset, the
+//! │                                    chosen plan and strategy
 //! ├─ validate                          the policy's asset; ERROR and stop on a violation
 //! ├─ execute                           the orchestrator (levels and tools below it)
 //! ├─ compose                           results → answer blocks
 //! └─ present                           blocks → screen model with inspector links
 //! ```
+//!
+//! The root span is the GenAI conventions' `gen_ai.invocation.internal` span;
+//! `gen_ai.invocation.is_nested` is `true` when the run happens inside a host's own
+//! invocation span — one whose `tracing` name is `invoke_workflow` or `invoke_agent`
+//! (`info_span!("invoke_agent", …)`), found among the current span's ancestors in the
+//! `tracing-subscriber` registry. The ROUTE+PLAN stage is the conventions' `plan` operation
+//! (`gen_ai.plan.internal`); its span keeps the name `route_plan`, the stage name every
+//! reader of our traces knows it by, rather than the conventions' `plan`.
 //!
 //! Every stage is pluggable ([`Planner`], [`Policy`], [`Composer`], [`Presenter`]); the
 //! built-ins in this module make the CLI's `run` work end to end with no server. The result,
@@ -346,9 +355,11 @@ fn ms_since(t: Instant) -> f64 {
 }
 
 fn stage_span(stage: &'static str, asset: Option<&str>) -> tracing::Span {
+    let operation = (stage == "route_plan").then_some(attr::OP_PLAN);
     tracing::info_span!(
         "stage",
         otel.name = stage,
+        gen_ai.operation.name = operation,
         otel.status_code = Empty,
         otel.status_description = Empty,
         orchestration.stage = stage,
@@ -399,13 +410,15 @@ impl Runner {
     where
         C: std::future::Future<Output = ()>,
     {
+        let is_nested = crate::telemetry::in_host_invocation();
         let root = tracing::info_span!(
-            "invoke_workflow",
+            crate::telemetry::ROOT_SPAN_NAME,
             otel.name = format!("invoke_workflow {}", self.workflow),
             otel.status_code = Empty,
             otel.status_description = Empty,
             gen_ai.operation.name = attr::OP_INVOKE_WORKFLOW,
             gen_ai.workflow.name = %self.workflow,
+            gen_ai.invocation.is_nested = is_nested,
             orchestration.query = Empty,
             orchestration.plan_id = Empty,
             orchestration.status = Empty,

@@ -5,6 +5,7 @@
 //! without an OpenTelemetry layer the spans cost next to nothing.
 
 mod export;
+pub mod metrics;
 mod spans;
 
 pub use export::{
@@ -13,3 +14,4 @@ pub use export::{
     SCOPE_NAME,
 };
 pub(crate) use spans::observe as observe_spans;
+pub use spans::{in_host_invocation, ROOT_SPAN_NAME};

@@ -45,6 +45,36 @@ fn id_array(ids: &[StringValue], tools: impl Iterator<Item = usize>) -> OtelValu
     OtelValue::Array(Array::String(tools.map(|t| ids[t].clone()).collect()))
 }
 
+/// The `tracing` name of a [`Runner`](crate::Runner)'s root span (its OpenTelemetry name is
+/// `invoke_workflow {workflow}`). Not `invoke_workflow`, so that it is not taken for a host's
+/// invocation by [`in_host_invocation`].
+pub const ROOT_SPAN_NAME: &str = "orchestrace.invoke_workflow";
+
+/// Whether the current span is, or is inside, a host's own invocation span: a span whose
+/// `tracing` name is `invoke_workflow` or `invoke_agent`. Ancestors are looked up in the
+/// `tracing-subscriber` registry of the current dispatcher; without one (or outside any
+/// span) the answer is `false`.
+pub fn in_host_invocation() -> bool {
+    use tracing_subscriber::registry::LookupSpan;
+    let Some(id) = Span::current().id() else {
+        return false;
+    };
+    tracing::dispatcher::get_default(|d| {
+        let Some(registry) = d.downcast_ref::<tracing_subscriber::Registry>() else {
+            return false;
+        };
+        let Some(span) = registry.span(&id) else {
+            return false;
+        };
+        span.scope().any(|s| {
+            matches!(
+                s.metadata().name(),
+                attr::OP_INVOKE_WORKFLOW | attr::OP_INVOKE_AGENT
+            )
+        })
+    })
+}
+
 /// The open spans of one run: the span observer. Dropping it before the run finished (the
 /// run future was dropped) ends every open tool span as `cancelled`.
 pub(crate) struct RunSpans<'a> {
@@ -164,11 +194,15 @@ impl<'a> RunSpans<'a> {
     ) -> Span {
         let level = self.level(plan, rec.group);
         let spec = &plan.plan().tools[i];
-        let params = Value::Object(spec.params.clone());
         let redactor = self.config.redactor();
-        redactor.collect_secrets(&params, &mut self.secrets);
-        if let Some(input) = &rec.input {
-            redactor.collect_secrets(input, &mut self.secrets);
+        // The input holds the params (and the mapped values): walking it covers both. A tool
+        // that never started has no input; its params are walked where they are.
+        match &rec.input {
+            Some(input) => redactor.collect_secrets(input, &mut self.secrets),
+            None if !spec.params.is_empty() && redactor.would_redact_map(&spec.params) => {
+                redactor.collect_secrets(&Value::Object(spec.params.clone()), &mut self.secrets)
+            }
+            None => {}
         }
         // A data-flow value read through a secret key is a secret wherever it lands.
         for (input, (_, mapping)) in rec.data_flow.iter().zip(&plan.graph().mappings[i]) {
@@ -179,8 +213,7 @@ impl<'a> RunSpans<'a> {
             });
             if through_secret {
                 if let Some(v) = &input.value {
-                    redactor
-                        .collect_secrets(&serde_json::json!({ "secret": v }), &mut self.secrets);
+                    secret_strings(redactor, v, &mut self.secrets);
                 }
             }
         }
@@ -193,6 +226,7 @@ impl<'a> RunSpans<'a> {
             otel.status_description = Empty,
             gen_ai.operation.name = attr::OP_EXECUTE_TOOL,
             gen_ai.tool.name = %spec.tool,
+            gen_ai.tool.type = attr::tool_type(&spec.tool),
             gen_ai.tool.call.id = %spec.id,
             gen_ai.tool.call.arguments = arguments_json(config, secrets, rec),
             gen_ai.tool.call.result = Empty,
@@ -202,7 +236,7 @@ impl<'a> RunSpans<'a> {
             orchestration.execution_strategy = plan.strategy().as_str(),
             orchestration.execution_group = rec.group as i64,
             orchestration.execution_order_index = rec.order as i64,
-            orchestration.params = config.json_attr_owned(params, secrets).0,
+            orchestration.params = params_json(config, secrets, &spec.params),
             orchestration.data_flow_inputs = data_flow_json(config, secrets, rec),
             orchestration.status = Empty,
             orchestration.skip_reason = Empty,
@@ -219,18 +253,27 @@ impl<'a> RunSpans<'a> {
             // still collected, for spans a filter may enable later in the run).
             return span;
         }
+        let node_ids = self.config.node_ids();
         let ids = self.ids(plan);
         let group = &plan.groups()[rec.group].tools;
-        let others = group.iter().copied().filter(|&t| t != i);
-        span.set_attribute(
-            attr::PARALLEL_WITH,
-            id_array(ids, others.take(attr::MAX_PARALLEL_WITH)),
-        );
-        if group.len() - 1 > attr::MAX_PARALLEL_WITH {
-            span.set_attribute(attr::PARALLEL_WITH_COUNT, (group.len() - 1) as i64);
+        let others = group.len() - 1;
+        if others <= attr::MAX_PARALLEL_WITH {
+            let others = group.iter().copied().filter(|&t| t != i);
+            span.set_attribute(attr::PARALLEL_WITH, id_array(ids, others));
+        } else {
+            // The level span lists the members once (`orchestration.tools`).
+            span.set_attribute(attr::PARALLEL_WITH_COUNT, others as i64);
         }
         let deps = plan.dependencies(i);
         span.set_attribute(attr::DEPENDS_ON, id_array(ids, deps.iter().copied()));
+        if node_ids {
+            span.set_attribute(attr::GEN_AI_NODE_EXECUTION_ID, ids[i].clone());
+            let fed_by = fed_by(plan, i);
+            span.set_attribute(
+                attr::GEN_AI_NODE_PREVIOUS_EXECUTION_ID,
+                id_array(ids, fed_by.into_iter()),
+            );
+        }
         for &d in deps {
             if let Some(cx) = &self.contexts[d] {
                 span.add_link_with_attributes(
@@ -300,7 +343,7 @@ impl<'a> RunSpans<'a> {
         let result_size = output.map(|o| json_size(o) as i64);
         let result = output
             .filter(|_| config.capture_content())
-            .map(|o| config.json_attr(o, secrets).0);
+            .map(|o| value_json(config, secrets, o));
         let error_type = rec.error.as_ref().map(|e| e.kind.as_str());
         // The whole outcome in one dispatch, in the order the fields were recorded one by one.
         fn some<T: tracing::Value>(v: &T) -> Option<&dyn tracing::Value> {
@@ -511,9 +554,84 @@ impl serde::Serialize for FlowView<'_> {
 }
 
 /// `gen_ai.tool.call.arguments`, when content capture is on.
+///
+/// The conventions expect an object here; an OpenTelemetry attribute value in Rust (0.33)
+/// has no map type, so the object goes as its JSON text (as `gen_ai.tool.call.result`).
 fn arguments_json(config: &TelemetryConfig, secrets: &[String], rec: &ToolRun) -> Option<String> {
     let input = rec.input.as_ref().filter(|_| config.capture_content())?;
-    Some(config.json_attr(input, secrets).0)
+    Some(value_json(config, secrets, input))
+}
+
+/// A value as redacted JSON cut to the limit. When redaction has nothing to change in it
+/// (no secret key, no secret-looking value, no known secret yet) it is serialized as it is,
+/// without the copy that redaction in place needs: the same bytes.
+fn value_json(config: &TelemetryConfig, secrets: &[String], value: &Value) -> String {
+    if secrets.is_empty() && !config.redactor().would_redact(value) {
+        json_limited(value, config.value_limit()).0
+    } else {
+        config.json_attr(value, secrets).0
+    }
+}
+
+/// `orchestration.params`: [`value_json`] of the params object, without building a `Value`
+/// of it when nothing is to be redacted.
+fn params_json(
+    config: &TelemetryConfig,
+    secrets: &[String],
+    params: &Map<String, Value>,
+) -> String {
+    if secrets.is_empty() && !config.redactor().would_redact_map(params) {
+        json_limited(params, config.value_limit()).0
+    } else {
+        config
+            .json_attr_owned(Value::Object(params.clone()), secrets)
+            .0
+    }
+}
+
+/// The tools whose output feeds tool `i` through its data-flow mappings, in plan order.
+fn fed_by(plan: &AnalyzedPlan, i: usize) -> Vec<usize> {
+    let mut from: Vec<usize> = plan.graph().mappings[i]
+        .iter()
+        .flat_map(|(_, m)| m.references())
+        .filter_map(|r| plan.plan().tool_index(&r.tool))
+        .collect();
+    from.sort_unstable();
+    from.dedup();
+    from
+}
+
+/// Adds every string (and long number) in `value` to the run's known secrets: the value was
+/// read through a secret key. The same rules as [`Redactor::collect_secrets`] applies under a
+/// secret key, without wrapping the value in an object to get there.
+///
+/// [`Redactor::collect_secrets`]: crate::content::Redactor::collect_secrets
+fn secret_strings(r: &crate::content::Redactor, value: &Value, out: &mut Vec<String>) {
+    if r.is_disabled() {
+        return;
+    }
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        if out.len() >= crate::content::MAX_KNOWN_SECRETS {
+            return;
+        }
+        match v {
+            Value::String(s)
+                if s.chars().count() >= 4 && s != crate::content::REDACTED && !out.contains(s) =>
+            {
+                out.push(s.clone());
+            }
+            Value::Number(n) => {
+                let s = n.to_string();
+                if s.len() >= 4 && !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter().rev()),
+            Value::Object(m) => stack.extend(m.values().rev()),
+            _ => {}
+        }
+    }
 }
 
 /// Rows in an output: the length of `data.rows`, `rows`, or of the output itself if it is an
@@ -650,5 +768,268 @@ mod tests {
                 assert_eq!(execution_plan_json(&plan, &config), general, "{json}");
             }
         }
+    }
+
+    /// Runs `plan` with the span observer under an OpenTelemetry layer; the ended spans.
+    fn traced(
+        plan: Plan,
+        config: TelemetryConfig,
+        host: Option<&'static str>,
+    ) -> Vec<opentelemetry_sdk::trace::SpanData> {
+        use opentelemetry::trace::TracerProvider as _;
+        use tracing_subscriber::prelude::*;
+        #[derive(Debug, Clone, Default)]
+        struct Keep(Arc<std::sync::Mutex<Vec<opentelemetry_sdk::trace::SpanData>>>);
+        impl opentelemetry_sdk::trace::SpanProcessor for Keep {
+            fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {
+            }
+            fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+                self.0.lock().unwrap().push(span);
+            }
+            fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+                Ok(())
+            }
+            fn shutdown_with_timeout(
+                &self,
+                _: std::time::Duration,
+            ) -> opentelemetry_sdk::error::OTelSdkResult {
+                Ok(())
+            }
+        }
+        let mut registry = crate::execute::ToolRegistry::new();
+        registry.register_fn("rows", |_, _| async {
+            Ok(serde_json::json!({"rows": [1]}))
+        });
+        registry.register_fn("http", |_, _| async { Ok(serde_json::json!(null)) });
+        let orch = crate::execute::OrchestratorBuilder::bare()
+            .with_registry(registry)
+            .with_telemetry(config)
+            .with_named_observer("spans", Arc::new(observe))
+            .build();
+        let analyzed = orch.analyze(plan).unwrap();
+        let keep = Keep::default();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_span_processor(keep.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            let runner = crate::pipeline::Runner::builder(crate::pipeline::StaticPlanner::new(
+                analyzed.plan().clone(),
+            ))
+            .with_orchestrator(orch.clone())
+            .with_workflow("wf")
+            .build();
+            let _host = host.map(|name| match name {
+                "invoke_agent" => tracing::info_span!("invoke_agent").entered(),
+                _ => tracing::info_span!("work").entered(),
+            });
+            assert!(rt.block_on(runner.run("q")).unwrap().succeeded());
+        });
+        let spans = keep.0.lock().unwrap().clone();
+        spans
+    }
+
+    fn attr_of<'s>(s: &'s opentelemetry_sdk::trace::SpanData, key: &str) -> Option<&'s OtelValue> {
+        s.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+    }
+
+    fn strings(v: Option<&OtelValue>) -> Vec<String> {
+        match v {
+            Some(OtelValue::Array(Array::String(items))) => {
+                items.iter().map(|s| s.as_str().to_owned()).collect()
+            }
+            other => panic!("not a string array: {other:?}"),
+        }
+    }
+
+    fn tool<'s>(
+        spans: &'s [opentelemetry_sdk::trace::SpanData],
+        id: &str,
+    ) -> &'s opentelemetry_sdk::trace::SpanData {
+        spans
+            .iter()
+            .find(|s| attr_of(s, attr::TOOL_ID).is_some_and(|v| v.as_str() == id))
+            .unwrap_or_else(|| panic!("no span of {id}"))
+    }
+
+    /// 18 tools in level 0, then `c` (http) reading `t0` and `t1`, then `d` after `c`.
+    fn wide_plan() -> Plan {
+        let mut p = Plan::new("wide");
+        for k in 0..18 {
+            p = p.with_tool(crate::plan::ToolSpec::new(format!("t{k}"), "rows"));
+        }
+        p.with_tool(
+            crate::plan::ToolSpec::new("c", "http")
+                .map("a", "{t0.rows[0]}")
+                .map("b", "{t1.rows}")
+                .depends_on("t5"),
+        )
+        .with_tool(crate::plan::ToolSpec::new("d", "rows").depends_on("c"))
+    }
+
+    #[test]
+    fn genai_attributes_of_tool_and_root_spans() {
+        let spans = traced(wide_plan(), TelemetryConfig::default(), None);
+        let c = tool(&spans, "c");
+        assert_eq!(c.name, "execute_tool http");
+        assert_eq!(
+            attr_of(c, attr::GEN_AI_OPERATION_NAME).unwrap().as_str(),
+            "execute_tool"
+        );
+        assert_eq!(
+            attr_of(c, attr::GEN_AI_TOOL_TYPE).unwrap().as_str(),
+            "extension"
+        );
+        assert_eq!(attr_of(c, attr::GEN_AI_TOOL_CALL_ID).unwrap().as_str(), "c");
+        assert_eq!(
+            attr_of(tool(&spans, "t3"), attr::GEN_AI_TOOL_TYPE)
+                .unwrap()
+                .as_str(),
+            "function"
+        );
+        // Opt-in only.
+        assert!(attr_of(c, attr::GEN_AI_NODE_EXECUTION_ID).is_none());
+        assert!(attr_of(c, attr::GEN_AI_TOOL_CALL_ARGUMENTS).is_none());
+        let root = spans
+            .iter()
+            .find(|s| s.name == "invoke_workflow wf")
+            .unwrap();
+        assert_eq!(
+            attr_of(root, attr::GEN_AI_OPERATION_NAME).unwrap().as_str(),
+            "invoke_workflow"
+        );
+        assert_eq!(
+            attr_of(root, attr::GEN_AI_INVOCATION_IS_NESTED),
+            Some(&OtelValue::Bool(false))
+        );
+        let plan = spans.iter().find(|s| s.name == "route_plan").unwrap();
+        assert_eq!(
+            attr_of(plan, attr::GEN_AI_OPERATION_NAME).unwrap().as_str(),
+            "plan"
+        );
+        let validate = spans.iter().find(|s| s.name == "validate").unwrap();
+        assert!(attr_of(validate, attr::GEN_AI_OPERATION_NAME).is_none());
+    }
+
+    #[test]
+    fn a_run_inside_a_host_invocation_is_nested() {
+        let spans = traced(
+            wide_plan(),
+            TelemetryConfig::default(),
+            Some("invoke_agent"),
+        );
+        let root = spans
+            .iter()
+            .find(|s| s.name == "invoke_workflow wf")
+            .unwrap();
+        assert_eq!(
+            attr_of(root, attr::GEN_AI_INVOCATION_IS_NESTED),
+            Some(&OtelValue::Bool(true))
+        );
+        let spans = traced(wide_plan(), TelemetryConfig::default(), Some("work"));
+        let root = spans
+            .iter()
+            .find(|s| s.name == "invoke_workflow wf")
+            .unwrap();
+        assert_eq!(
+            attr_of(root, attr::GEN_AI_INVOCATION_IS_NESTED),
+            Some(&OtelValue::Bool(false))
+        );
+    }
+
+    #[test]
+    fn wide_levels_list_their_members_once() {
+        let spans = traced(wide_plan(), TelemetryConfig::default(), None);
+        let t3 = tool(&spans, "t3");
+        assert!(
+            attr_of(t3, attr::PARALLEL_WITH).is_none(),
+            "18 members > 16"
+        );
+        assert_eq!(
+            attr_of(t3, attr::PARALLEL_WITH_COUNT),
+            Some(&OtelValue::I64(17))
+        );
+        let level0 = spans
+            .iter()
+            .find(|s| s.name == "level 0 (parallel)")
+            .unwrap();
+        let members = strings(attr_of(level0, attr::GROUP_TOOLS));
+        assert_eq!(members.len(), 18);
+        assert_eq!(members[0], "t0");
+        // A small level keeps parallel_with (here: c alone, so empty).
+        let c = tool(&spans, "c");
+        assert_eq!(
+            strings(attr_of(c, attr::PARALLEL_WITH)),
+            Vec::<String>::new()
+        );
+        assert!(attr_of(c, attr::PARALLEL_WITH_COUNT).is_none());
+        assert_eq!(strings(attr_of(c, attr::DEPENDS_ON)), ["t5", "t0", "t1"]);
+        assert_eq!(c.links.links.len(), 3);
+    }
+
+    #[test]
+    fn dag_edge_ids_are_the_data_flow_sources() {
+        let config = TelemetryConfig::default().with_node_ids(true);
+        let spans = traced(wide_plan(), config, None);
+        let c = tool(&spans, "c");
+        assert_eq!(
+            attr_of(c, attr::GEN_AI_NODE_EXECUTION_ID).unwrap().as_str(),
+            "c"
+        );
+        // t5 is an ordering dependency: its output does not feed c.
+        assert_eq!(
+            strings(attr_of(c, attr::GEN_AI_NODE_PREVIOUS_EXECUTION_ID)),
+            ["t0", "t1"]
+        );
+        let d = tool(&spans, "d");
+        assert_eq!(
+            strings(attr_of(d, attr::GEN_AI_NODE_PREVIOUS_EXECUTION_ID)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            strings(attr_of(
+                tool(&spans, "t0"),
+                attr::GEN_AI_NODE_PREVIOUS_EXECUTION_ID
+            )),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn captured_content_is_the_same_json_either_way() {
+        let config = TelemetryConfig::default().with_capture_content(true);
+        let plan = Plan::new("p")
+            .with_tool(
+                crate::plan::ToolSpec::new("a", "rows")
+                    .with_params(serde_json::json!({"k": 1, "password": "hunter22"})),
+            )
+            .with_tool(
+                crate::plan::ToolSpec::new("b", "rows").with_params(serde_json::json!({"k": 2})),
+            );
+        let spans = traced(plan, config, None);
+        let a = tool(&spans, "a");
+        assert_eq!(
+            attr_of(a, attr::PARAMS).unwrap().as_str(),
+            r#"{"k":1,"password":"[REDACTED]"}"#.replace("[REDACTED]", crate::content::REDACTED)
+        );
+        let b = tool(&spans, "b");
+        assert_eq!(
+            attr_of(b, attr::GEN_AI_TOOL_CALL_ARGUMENTS)
+                .unwrap()
+                .as_str(),
+            r#"{"k":2}"#
+        );
+        assert_eq!(
+            attr_of(b, attr::GEN_AI_TOOL_CALL_RESULT).unwrap().as_str(),
+            r#"{"rows":[1]}"#
+        );
     }
 }
