@@ -28,6 +28,7 @@ use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::content::{json_limited, TelemetryConfig};
+use crate::dataflow::json_size;
 use crate::execute::{Fallback, Observer, Retry, RunStart};
 use crate::run::{ms, DataFlowInput, RunReport, ToolError, ToolRun, ToolStatus};
 use crate::schedule::AnalyzedPlan;
@@ -645,23 +646,6 @@ pub(crate) fn result_count(output: &Value) -> Option<usize> {
         .or(Some(output))
         .and_then(Value::as_array)
         .map(Vec::len)
-}
-
-/// Size of a value as compact JSON, without building the string.
-pub(crate) fn json_size(value: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0 += b.len();
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Count(0);
-    serde_json::to_writer(&mut c, value).expect("counting cannot fail");
-    c.0
 }
 
 #[cfg(test)]
