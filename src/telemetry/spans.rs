@@ -360,7 +360,9 @@ impl<'a> Observer for RunSpans<'a> {
         let Some(span) = &self.tools[rec.index] else {
             return;
         };
-        let message = self.config.text_attr(&fallback.error.message, &self.secrets);
+        let message = self
+            .config
+            .text_attr(&fallback.error.message, &self.secrets);
         tracing::info!(
             parent: span,
             fallback = fallback.tool,
@@ -470,9 +472,7 @@ fn data_flow_json(config: &TelemetryConfig, secrets: &[String], rec: &ToolRun) -
                 && !input.value.as_ref().is_some_and(|v| r.would_redact(v))
         });
     if nothing_to_redact {
-        return Some(
-            json_limited(&FlowView(&rec.data_flow), config.value_limit()).0,
-        );
+        return Some(json_limited(&FlowView(&rec.data_flow), config.value_limit()).0);
     }
     let mut flow = Map::new();
     for input in &rec.data_flow {
