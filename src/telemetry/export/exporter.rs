@@ -109,9 +109,11 @@ impl OtlpExporter {
                 )
             }
             #[allow(unreachable_patterns)]
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "{other:?} export is not compiled in (enable the `grpc` or `http-proto` feature)"
-            )),
+            ))
+            }
         };
         Ok(OtlpExporter {
             transport,
