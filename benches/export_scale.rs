@@ -1,24 +1,20 @@
-//! Measurement 4 — export at scale: a 10,000-tool plan exported over OTLP/gRPC to an
-//! in-process receiver on 127.0.0.1, whole process, default queue settings.
+//! Measurement 4 — export at scale: plans of 1,000, 10,000 and 50,000 `echo` tools (seeded
+//! random DAG, 0–2 dependencies each, the plan's default concurrency of 16) exported over
+//! OTLP/gRPC and OTLP/HTTP to an in-process receiver on 127.0.0.1, default export settings.
 //!
-//! Three programs run the same plan (seeded random DAG, 10,000 `echo` tools, fan-in 0–6,
-//! the plan's default concurrency of 16), each as a child process:
-//! - `cli`: `orchestrace run PLAN --otlp URL --view none`, as a user runs it (the CLI also
-//!   keeps every span in memory for its views and `--trace-out`);
-//! - `library`: a host program with `Telemetry` exporting only (no capture) and the same
-//!   `Runner` pipeline — what a service embedding orchestrace pays;
+//! Two programs run each plan, each as a child process, in the same run:
+//! - `ours`: a host program with `Telemetry` exporting only (no capture) and the `Runner`
+//!   pipeline: the orchestrator's span observer and our export processor;
 //! - `bare` (the alternative): no orchestrator; the same span tree with the same attribute
-//!   values and links, written by hand with `tracing` + `tracing-opentelemetry` +
-//!   `opentelemetry-otlp` and the SDK's default batch processor;
-//! - `bare_bounded`: `bare` with `orchestration.parallel_with` cut to its first
-//!   `PARALLEL_WITH_BOUND` ids — not what we emit: it shows what bounding that attribute
-//!   (quadratic in a level's width) would buy.
+//!   values and links (`orchestration.parallel_with` bounded to 128 ids as ours is), written
+//!   by hand with `tracing` + `tracing-opentelemetry` + `opentelemetry-otlp` and the SDK's
+//!   default batch processor.
 //!
 //! Per run: spans the receiver got against spans emitted (root + 5 stages + levels + tools),
-//! wall time from spawn to exit (shutdown flush included), peak RSS (`/usr/bin/time -f %M`
-//! when installed, else the child's `VmHWM` polled from `/proc`). The receiver keeps
-//! tonic's default 4 MiB request limit, as the OpenTelemetry Collector's gRPC receiver
-//! does. Figures are medians over 5 runs (3 for the CLI); results go to stdout and
+//! wall time from spawn to exit (run and shutdown flush), peak RSS (`/usr/bin/time -f %M`
+//! when installed, else the child's `VmHWM` polled from `/proc`). The gRPC receiver keeps
+//! tonic's default 4 MiB request limit, as the OpenTelemetry Collector's does; the HTTP one
+//! takes bodies up to 16 MiB. Results go to stdout and
 //! `target/bench-results/export_scale.json`.
 
 mod common;
@@ -73,6 +69,7 @@ impl TraceService for Counter {
 
 struct Receiver {
     addr: SocketAddr,
+    http_addr: SocketAddr,
     counter: Counter,
     _runtime: tokio::runtime::Runtime,
 }
@@ -99,15 +96,48 @@ impl Receiver {
                 .serve_with_incoming(incoming)
                 .await;
         });
+        let http_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        http_listener.set_nonblocking(true).expect("nonblocking");
+        let http_addr = http_listener.local_addr().expect("addr");
+        let http_counter = counter.clone();
+        runtime.spawn(async move {
+            use prost::Message as _;
+            let app = axum::Router::new()
+                .route(
+                    "/v1/traces",
+                    axum::routing::post(move |body: axum::body::Bytes| {
+                        let counter = http_counter.clone();
+                        async move {
+                            match ExportTraceServiceRequest::decode(body.as_ref()) {
+                                Ok(request) => {
+                                    let _ = counter.export(tonic::Request::new(request)).await;
+                                    (
+                                        axum::http::StatusCode::OK,
+                                        ExportTraceServiceResponse::default().encode_to_vec(),
+                                    )
+                                }
+                                Err(_) => (axum::http::StatusCode::BAD_REQUEST, Vec::new()),
+                            }
+                        }
+                    }),
+                )
+                .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024));
+            let listener = tokio::net::TcpListener::from_std(http_listener).expect("listener");
+            let _ = axum::serve(listener, app).await;
+        });
         Receiver {
             addr,
+            http_addr,
             counter,
             _runtime: runtime,
         }
     }
 
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
+    fn url(&self, protocol: Protocol) -> String {
+        match protocol {
+            Protocol::Grpc => format!("http://{}", self.addr),
+            Protocol::Http => format!("http://{}", self.http_addr),
+        }
     }
 
     fn spans(&self) -> u64 {
@@ -126,8 +156,8 @@ struct PlanFile {
 
 impl PlanFile {
     fn new(tools: usize) -> PlanFile {
-        let deps = common::random_dag(tools, 6, &mut common::Rng::new(SEED));
-        let levels = orchestrace::levels_of(&deps)
+        let deps = common::random_dag(tools, 2, &mut common::Rng::new(SEED));
+        let levels = orchestrace::graph::levels_of(&deps)
             .into_iter()
             .max()
             .map_or(0, |l| l + 1);
@@ -137,7 +167,7 @@ impl PlanFile {
             "export-scale",
             &deps,
             "echo",
-            orchestrace::DEFAULT_MAX_CONCURRENCY,
+            orchestrace::plan::DEFAULT_MAX_CONCURRENCY,
         );
         std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write plan");
         PlanFile {
@@ -158,19 +188,30 @@ impl PlanFile {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Mode {
-    Cli,
-    Library,
+    Ours,
     Bare,
-    BareBounded,
 }
 
 impl Mode {
     fn name(self) -> &'static str {
         match self {
-            Mode::Cli => "cli",
-            Mode::Library => "library",
+            Mode::Ours => "ours",
             Mode::Bare => "bare",
-            Mode::BareBounded => "bare_bounded",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Protocol {
+    Grpc,
+    Http,
+}
+
+impl Protocol {
+    fn name(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::Http => "http",
         }
     }
 }
@@ -194,21 +235,12 @@ fn time_binary() -> Option<&'static str> {
     ok.then_some("/usr/bin/time")
 }
 
-fn program(mode: Mode, plan: &Path, url: &str) -> Command {
-    let mut cmd = match mode {
-        Mode::Cli => {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_orchestrace"));
-            c.arg("run")
-                .arg(plan)
-                .args(["--otlp", url, "--view", "none"]);
-            c
-        }
-        Mode::Library | Mode::Bare | Mode::BareBounded => {
-            let mut c = Command::new(std::env::current_exe().expect("own path"));
-            c.env(CHILD_ENV, mode.name()).arg(url).arg(plan);
-            c
-        }
-    };
+fn program(mode: Mode, protocol: Protocol, plan: &Path, url: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("own path"));
+    cmd.env(CHILD_ENV, mode.name())
+        .arg(protocol.name())
+        .arg(url)
+        .arg(plan);
     // The OTEL_* environment of the caller must not change the figures.
     for (k, _) in std::env::vars() {
         if k.starts_with("OTEL_") {
@@ -218,9 +250,15 @@ fn program(mode: Mode, plan: &Path, url: &str) -> Command {
     cmd
 }
 
-fn run_once(mode: Mode, plan: &PlanFile, receiver: &Receiver, time: Option<&str>) -> Sample {
+fn run_once(
+    mode: Mode,
+    protocol: Protocol,
+    plan: &PlanFile,
+    receiver: &Receiver,
+    time: Option<&str>,
+) -> Sample {
     let before = receiver.spans();
-    let inner = program(mode, &plan.path, &receiver.url());
+    let inner = program(mode, protocol, &plan.path, &receiver.url(protocol));
     let rss_file = tempfile::NamedTempFile::new().expect("temp file");
     let mut cmd = match time {
         Some(time) => {
@@ -299,79 +337,75 @@ fn run_once(mode: Mode, plan: &PlanFile, receiver: &Receiver, time: Option<&str>
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
 fn parent() {
     let benching = common::benching();
-    let (tools, runs) = if benching { (10_000, 5) } else { (100, 1) };
-    let plan = PlanFile::new(tools);
+    let sizes: &[usize] = if benching {
+        &[1_000, 10_000, 50_000]
+    } else {
+        &[100]
+    };
     let receiver = Receiver::start();
     let time = time_binary();
     println!(
-        "export_scale: {} tools, {} levels, {} spans emitted per run; {} runs per program; peak RSS from {}",
-        plan.tools,
-        plan.levels,
-        plan.emitted(),
-        runs,
+        "export_scale: one run per program, size and protocol; peak RSS from {}",
         time.unwrap_or("VmHWM polling")
     );
-    let mut report = serde_json::Map::new();
-    for mode in [Mode::Cli, Mode::Library, Mode::Bare, Mode::BareBounded] {
-        // The CLI at 10,000 tools takes tens of seconds a run: three runs.
-        let runs = if mode == Mode::Cli { runs.min(3) } else { runs };
-        let samples: Vec<Sample> = (0..runs)
-            .map(|_| run_once(mode, &plan, &receiver, time))
-            .collect();
-        let received: Vec<u64> = samples.iter().map(|s| s.received).collect();
-        let wall = median(samples.iter().map(|s| s.wall_ms).collect());
-        let rss = median(samples.iter().map(|s| s.peak_rss_mb).collect());
-        println!(
-            "{:8} received/emitted {:?}/{} (min {:.4}), wall {wall:.0} ms (median), peak RSS {rss:.1} MB (median)",
-            mode.name(),
-            received,
-            plan.emitted(),
-            *received.iter().min().expect("runs") as f64 / plan.emitted() as f64,
-        );
-        if let Some(w) = samples.iter().map(|s| &s.stderr).find(|s| !s.is_empty()) {
-            println!("         stderr: {w}");
+    println!(
+        "{:>6} {:5} {:5} {:>15} {:>9} {:>9} {:>9}",
+        "tools", "proto", "prog", "received", "deliv %", "wall ms", "RSS MB"
+    );
+    let mut rows = Vec::new();
+    for &tools in sizes {
+        let plan = PlanFile::new(tools);
+        for protocol in [Protocol::Grpc, Protocol::Http] {
+            for mode in [Mode::Ours, Mode::Bare] {
+                let sample = run_once(mode, protocol, &plan, &receiver, time);
+                let delivered = sample.received as f64 / plan.emitted() as f64 * 100.0;
+                println!(
+                    "{tools:>6} {:5} {:5} {:>7}/{:<7} {delivered:>9.1} {:>9.0} {:>9.1}",
+                    protocol.name(),
+                    mode.name(),
+                    sample.received,
+                    plan.emitted(),
+                    sample.wall_ms,
+                    sample.peak_rss_mb
+                );
+                if !sample.stderr.is_empty() {
+                    println!("       stderr: {}", sample.stderr);
+                }
+                rows.push(json!({
+                    "tools": tools,
+                    "levels": plan.levels,
+                    "protocol": protocol.name(),
+                    "program": mode.name(),
+                    "emitted": plan.emitted(),
+                    "delivered_pct": delivered,
+                    "sample": sample,
+                }));
+            }
         }
-        report.insert(
-            mode.name().to_owned(),
-            json!({
-                "emitted": plan.emitted(),
-                "received": received,
-                "wall_ms_median": wall,
-                "peak_rss_mb_median": rss,
-                "samples": samples,
-            }),
-        );
     }
-    report.insert("tools".into(), json!(plan.tools));
-    report.insert("levels".into(), json!(plan.levels));
     if benching {
         let path = common::results_dir().join("export_scale.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&report).expect("JSON")).expect("write");
+        std::fs::write(&path, serde_json::to_vec_pretty(&rows).expect("JSON")).expect("write");
         println!("written to {}", path.display());
     }
 }
 
 // ---------------------------------------------------------------- children
 
-fn child_library(url: &str, plan: &Path) {
+fn child_ours(protocol: &str, url: &str, plan: &Path) {
+    use orchestrace::pipeline::StaticPlanner;
     use orchestrace::telemetry::TelemetryBuilder;
-    use orchestrace::{Orchestrator, Plan, Runner, StaticPlanner};
+    use orchestrace::{Orchestrator, Plan, Runner};
     use tracing_subscriber::prelude::*;
 
     let telemetry = TelemetryBuilder::new()
         .with_endpoint(url)
+        .with_protocol(match protocol {
+            "http" => orchestrace::telemetry::OtlpProtocol::HttpProtobuf,
+            _ => orchestrace::telemetry::OtlpProtocol::Grpc,
+        })
         .build()
         .expect("telemetry");
     tracing::subscriber::set_global_default(tracing_subscriber::registry().with(telemetry.layer()))
@@ -381,6 +415,7 @@ fn child_library(url: &str, plan: &Path) {
     let workflow = plan.plan_id.clone();
     let runner = Runner::builder(StaticPlanner::new(plan))
         .with_workflow(workflow.clone())
+        .with_policy(orchestrace::pipeline::DefaultPolicy::default().max_tools(100_000))
         .with_orchestrator(Orchestrator::default())
         .build();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -397,7 +432,7 @@ fn child_library(url: &str, plan: &Path) {
 }
 
 /// The same span tree written by hand: what a user would do without orchestrace.
-fn child_bare(url: &str, plan: &Path, bound: Option<usize>) {
+fn child_bare(protocol: &str, url: &str, plan: &Path, bound: Option<usize>) {
     use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
     use opentelemetry::{Array, KeyValue, StringValue, Value};
     use opentelemetry_sdk::trace::SdkTracerProvider;
@@ -409,15 +444,21 @@ fn child_bare(url: &str, plan: &Path, bound: Option<usize>) {
         .enable_all()
         .build()
         .expect("runtime");
+    use opentelemetry_otlp::WithExportConfig;
     let exporter = {
         let _entered = rt.enter();
-        opentelemetry_otlp::SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(url)
-            .build()
-            .expect("exporter")
+        match protocol {
+            "http" => opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(format!("{url}/v1/traces"))
+                .build(),
+            _ => opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(url)
+                .build(),
+        }
+        .expect("exporter")
     };
-    use opentelemetry_otlp::WithExportConfig;
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_resource(
@@ -530,11 +571,10 @@ fn main() {
     match std::env::var(CHILD_ENV).as_deref() {
         Ok(mode) => {
             let args: Vec<String> = std::env::args().collect();
-            let (url, plan) = (&args[1], Path::new(&args[2]));
+            let (protocol, url, plan) = (&args[1], &args[2], Path::new(&args[3]));
             match mode {
-                "library" => child_library(url, plan),
-                "bare" => child_bare(url, plan, None),
-                "bare_bounded" => child_bare(url, plan, Some(PARALLEL_WITH_BOUND)),
+                "ours" => child_ours(protocol, url, plan),
+                "bare" => child_bare(protocol, url, plan, Some(PARALLEL_WITH_BOUND)),
                 other => panic!("unknown child mode {other}"),
             }
         }

@@ -1,9 +1,10 @@
 //! Shared by the benchmarks: a seeded generator, the plan shapes, and the same shapes built
 //! for the alternatives. Benches cannot share the `tests/support` module, so what they need
 //! lives here.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
-use orchestrace::{Plan, Tool, ToolContext, ToolError, ToolRegistry, ToolSpec};
+use orchestrace::plan::ToolSpec;
+use orchestrace::{Plan, Tool, ToolContext, ToolError, ToolRegistry};
 use serde_json::{json, Value};
 
 /// `cargo bench` passes `--bench`; `cargo test --all-targets` runs bench binaries without
