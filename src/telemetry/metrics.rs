@@ -41,7 +41,10 @@ use std::time::Duration;
 
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{WithExportConfig, WithHttpConfig as _};
+#[cfg(any(feature = "grpc", feature = "http-proto"))]
+use opentelemetry_otlp::WithExportConfig;
+#[cfg(feature = "http-proto")]
+use opentelemetry_otlp::WithHttpConfig as _;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::Resource;
@@ -64,6 +67,10 @@ pub const DURATION_BUCKETS: [f64; 14] = [
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
+
+/// Stands in for the OTLP metric exporter when no transport is compiled in (never built).
+#[cfg(not(any(feature = "grpc", feature = "http-proto")))]
+type NoExporter = Boxed;
 
 /// Builds the metrics pipeline: an OTLP exporter (or any [`PushMetricExporter`]) behind a
 /// periodic reader.
@@ -298,6 +305,17 @@ impl MetricsBuilder {
         r.build()
     }
 
+    #[cfg(not(any(feature = "grpc", feature = "http-proto")))]
+    fn otlp(
+        &self,
+        endpoint: &str,
+    ) -> Result<(NoExporter, Option<tokio::runtime::Runtime>), TelemetryError> {
+        Err(TelemetryError::Exporter(format!(
+            "{endpoint}: OTLP export is not compiled in (enable the `grpc` or `http-proto` feature)"
+        )))
+    }
+
+    #[cfg(any(feature = "grpc", feature = "http-proto"))]
     fn otlp(
         &self,
         endpoint: &str,
@@ -312,6 +330,7 @@ impl MetricsBuilder {
         let timeout = self.shutdown_timeout.min(Duration::from_secs(10));
         let failed = |e: &dyn fmt::Display| TelemetryError::Exporter(format!("{endpoint}: {e}"));
         match self.protocol.unwrap_or(OtlpProtocol::Grpc) {
+            #[cfg(feature = "grpc")]
             OtlpProtocol::Grpc => {
                 // As for spans: the gRPC channel gets a Tokio reactor of its own.
                 let rt = tokio::runtime::Builder::new_multi_thread()
@@ -334,6 +353,7 @@ impl MetricsBuilder {
                 };
                 Ok((exporter, Some(rt)))
             }
+            #[cfg(feature = "http-proto")]
             OtlpProtocol::HttpProtobuf => {
                 let url = endpoint.trim_end_matches('/');
                 let url = if url.ends_with("/v1/metrics") {
@@ -352,6 +372,10 @@ impl MetricsBuilder {
                     .map_err(|e| failed(&e))?;
                 Ok((exporter, None))
             }
+            #[allow(unreachable_patterns)]
+            other => Err(TelemetryError::Exporter(format!(
+                "{endpoint}: {other:?} export is not compiled in (enable the `grpc` or `http-proto` feature)"
+            ))),
         }
     }
 

@@ -5,6 +5,9 @@
 //! at once. An error names the whole cause (each `source()` once), and every URL in a message
 //! is shown without its userinfo and with secret query parameters masked.
 
+// Without a transport the exporter is never built; its helpers stay for the messages.
+#![cfg_attr(not(any(feature = "grpc", feature = "http-proto")), allow(dead_code))]
+
 use std::collections::HashSet;
 use std::error::Error as StdError;
 use std::time::Duration;
@@ -17,6 +20,7 @@ use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_sc
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
+#[allow(unused_imports)]
 use super::settings::{OtlpProtocol, Resolved};
 
 /// First retry delay; doubled for each further retry, up to [`MAX_BACKOFF`].
@@ -48,6 +52,10 @@ enum Transport {
     ),
     #[cfg(feature = "http-proto")]
     Http(reqwest::Client),
+    /// Without a transport compiled in, no exporter is ever built.
+    #[cfg(not(any(feature = "grpc", feature = "http-proto")))]
+    #[allow(dead_code)]
+    None(std::convert::Infallible),
 }
 
 /// Sends batches to one OTLP endpoint.
@@ -70,6 +78,7 @@ struct AttemptError {
 impl OtlpExporter {
     /// Builds the exporter for `endpoint`. Must run inside the export runtime (the gRPC
     /// channel spawns its connection task there). Connections are made on first use.
+    #[allow(unreachable_code, unused_variables)]
     pub(crate) fn new(
         settings: &Resolved,
         endpoint: &str,
@@ -110,9 +119,10 @@ impl OtlpExporter {
             }
             #[allow(unreachable_patterns)]
             other => {
+                let _ = (endpoint, resource, timeout);
                 return Err(format!(
                 "{other:?} export is not compiled in (enable the `grpc` or `http-proto` feature)"
-            ))
+            ));
             }
         };
         Ok(OtlpExporter {
@@ -161,6 +171,7 @@ impl OtlpExporter {
         }
     }
 
+    #[allow(unused_variables)]
     async fn attempt(&self, request: &ExportTraceServiceRequest) -> Result<Accepted, AttemptError> {
         match &self.transport {
             #[cfg(feature = "grpc")]
@@ -238,6 +249,8 @@ impl OtlpExporter {
                 }
                 Err(AttemptError { message, retryable })
             }
+            #[cfg(not(any(feature = "grpc", feature = "http-proto")))]
+            Transport::None(never) => match *never {},
         }
     }
 }
