@@ -28,6 +28,8 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Show the views of a trace read from a file, Jaeger or Tempo.
     Inspect(InspectArgs),
+    /// Live inspector: receive OTLP, store traces, show the views in the browser.
+    Serve(super::serve_cmd::ServeArgs),
 }
 
 #[derive(Debug, Args)]

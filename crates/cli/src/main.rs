@@ -7,6 +7,7 @@ mod args;
 mod inspect_cmd;
 mod plan_cmd;
 mod run_cmd;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -79,6 +80,7 @@ fn main() -> ExitCode {
         Command::Plan(a) => plan_cmd::plan(a),
         Command::Run(a) => run_cmd::run(a),
         Command::Inspect(a) => inspect_cmd::inspect(a),
+        Command::Serve(a) => serve_cmd::serve(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
