@@ -5,10 +5,10 @@
 
 use std::io::Write;
 
+use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder, TelemetryGuard};
 use orchestrace::content::TelemetryConfig;
 use orchestrace::pipeline::{RouterPlanner, RunError, StaticPlanner};
 use orchestrace::run::ToolStatus;
-use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder, TelemetryGuard};
 use orchestrace::{Orchestrator, Plan, RunReport, Runner};
 use serde_json::Value;
 
