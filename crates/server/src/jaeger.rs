@@ -121,7 +121,7 @@ pub(crate) fn search(
         }
     }
     let mut rows: Vec<_> = traces.into_iter().collect();
-    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.1 .0));
     rows.truncate(limit);
     Ok(Value::Array(
         rows.into_iter()

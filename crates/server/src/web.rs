@@ -33,8 +33,8 @@ const TOKEN_COOKIE: &str = "orchestrace_token";
 pub(crate) fn same_token(expected: &str, given: &str) -> bool {
     let (a, b) = (expected.as_bytes(), given.as_bytes());
     let mut diff = (a.len() ^ b.len()) as u64;
-    for i in 0..a.len() {
-        diff |= u64::from(a[i] ^ b.get(i).copied().unwrap_or(0));
+    for (i, x) in a.iter().enumerate() {
+        diff |= u64::from(x ^ b.get(i).copied().unwrap_or(0));
     }
     diff == 0
 }
@@ -155,6 +155,7 @@ fn json_response(text: String) -> Response {
 }
 
 /// A trace id from a path: 32 hex digits (16 bytes), lower-cased.
+#[allow(clippy::result_large_err)]
 fn trace_id(raw: &str) -> Result<String, Response> {
     if raw.len() == 32 && raw.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(raw.to_ascii_lowercase())
@@ -167,6 +168,7 @@ fn trace_id(raw: &str) -> Result<String, Response> {
 }
 
 /// Runs blocking store work off the async threads.
+#[allow(clippy::result_large_err)]
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, String> + Send + 'static,
 ) -> Result<T, Response> {
@@ -500,6 +502,7 @@ async fn api_jaeger_search(State(s): State<AppState>, Query(p): Query<JaegerSear
     }
 }
 
+#[allow(clippy::result_large_err)]
 async fn jaeger_trace_doc(s: &AppState, id: &str) -> Result<inspector::Trace, Response> {
     let Some(base) = s.jaeger.clone() else {
         return Err(error(

@@ -13,8 +13,14 @@ fn batch(n: u32, spans: u32) -> Vec<u8> {
     trace_id[12..].copy_from_slice(&(n + 1).to_be_bytes());
     let span = |i: u32| Span {
         trace_id: trace_id.to_vec(),
-        span_id: (u64::from(n) << 32 | u64::from(i + 1)).to_be_bytes().to_vec(),
-        parent_span_id: if i == 0 { vec![] } else { (u64::from(n) << 32 | 1).to_be_bytes().to_vec() },
+        span_id: (u64::from(n) << 32 | u64::from(i + 1))
+            .to_be_bytes()
+            .to_vec(),
+        parent_span_id: if i == 0 {
+            vec![]
+        } else {
+            (u64::from(n) << 32 | 1).to_be_bytes().to_vec()
+        },
         name: format!("span {i}"),
         start_time_unix_nano: 1_700_000_000_000_000_000 + u64::from(n) * 1_000_000_000,
         end_time_unix_nano: 1_700_000_000_000_000_000 + u64::from(n) * 1_000_000_000 + 5_000_000,
@@ -22,7 +28,10 @@ fn batch(n: u32, spans: u32) -> Vec<u8> {
     };
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans { spans: (0..spans).map(span).collect(), ..Default::default() }],
+            scope_spans: vec![ScopeSpans {
+                spans: (0..spans).map(span).collect(),
+                ..Default::default()
+            }],
             ..Default::default()
         }],
     }
@@ -30,7 +39,13 @@ fn batch(n: u32, spans: u32) -> Vec<u8> {
 }
 
 fn count(ui: &str) -> (u64, u64) {
-    let h: serde_json::Value = serde_json::from_str(&reqwest::blocking::get(format!("{ui}/healthz")).unwrap().text().unwrap()).unwrap();
+    let h: serde_json::Value = serde_json::from_str(
+        &reqwest::blocking::get(format!("{ui}/healthz"))
+            .unwrap()
+            .text()
+            .unwrap(),
+    )
+    .unwrap();
     (h["traces"].as_u64().unwrap(), h["spans"].as_u64().unwrap())
 }
 
@@ -75,17 +90,24 @@ fn acknowledged_batches_survive_kill_9_and_the_store_reopens() {
     let serve = cli::Serve::start(dir.path());
     let (traces, spans) = count(&serve.ui);
     // Everything acknowledged is there (a batch committed whose answer was lost may be too).
-    assert!(traces >= 40 + acked_during, "{traces} traces, {acked_during} acked in the flood");
+    assert!(
+        traces >= 40 + acked_during,
+        "{traces} traces, {acked_during} acked in the flood"
+    );
     assert_eq!(spans, traces * 50, "no trace is half-written");
-    let first: serde_json::Value = reqwest::blocking::get(format!(
-        "{}/api/traces/{:032x}",
-        serve.ui, 1
-    ))
-    .unwrap()
-    .text()
-    .map(|t| serde_json::from_str(&t).unwrap())
-    .unwrap();
-    assert_eq!(first["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().unwrap().len(), 50);
+    let first: serde_json::Value =
+        reqwest::blocking::get(format!("{}/api/traces/{:032x}", serve.ui, 1))
+            .unwrap()
+            .text()
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap();
+    assert_eq!(
+        first["resourceSpans"][0]["scopeSpans"][0]["spans"]
+            .as_array()
+            .unwrap()
+            .len(),
+        50
+    );
 }
 
 #[cfg(unix)]
@@ -101,7 +123,11 @@ fn sigterm_finishes_writes_and_exits_0() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let pid = serve.child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let status = serve.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
     drop(serve);

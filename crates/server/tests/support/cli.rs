@@ -12,7 +12,14 @@ pub fn binary() -> PathBuf {
     BIN.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let ok = Command::new(cargo)
-            .args(["build", "-q", "-p", "orchestrace-cli", "--bin", "orchestrace"])
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "orchestrace-cli",
+                "--bin",
+                "orchestrace",
+            ])
             .status()
             .unwrap()
             .success();
@@ -20,7 +27,8 @@ pub fn binary() -> PathBuf {
         let exe = std::env::current_exe().unwrap();
         let dir = exe.parent().unwrap().parent().unwrap().to_owned();
         let name = format!("orchestrace{}", std::env::consts::EXE_SUFFIX);
-        let aside = std::env::temp_dir().join(format!("orchestrace-server-test-{}", std::process::id()));
+        let aside =
+            std::env::temp_dir().join(format!("orchestrace-server-test-{}", std::process::id()));
         std::fs::create_dir_all(&aside).unwrap();
         std::fs::copy(dir.join(&name), aside.join(&name)).unwrap();
         aside.join(name)
@@ -42,7 +50,14 @@ impl Serve {
         let mut child = Command::new(binary())
             .args(["serve", "--data"])
             .arg(data)
-            .args(["--listen", "127.0.0.1:0", "--otlp-grpc", "off", "--otlp-http", "127.0.0.1:0"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--otlp-grpc",
+                "off",
+                "--otlp-http",
+                "127.0.0.1:0",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -51,7 +66,10 @@ impl Serve {
         let ui = lines.next().unwrap().unwrap();
         let otlp_http = lines.next().unwrap().unwrap();
         assert!(ui.starts_with("ui http://127.0.0.1:"), "{ui}");
-        assert!(otlp_http.starts_with("otlp-http http://127.0.0.1:"), "{otlp_http}");
+        assert!(
+            otlp_http.starts_with("otlp-http http://127.0.0.1:"),
+            "{otlp_http}"
+        );
         Serve {
             child,
             ui: ui["ui ".len()..].to_owned(),

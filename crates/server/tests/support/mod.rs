@@ -44,10 +44,34 @@ pub struct Tool {
 /// path a → b → d, c has 30 ms of slack. `b_ms` stretches b (and shifts d).
 pub fn diamond(b_ms: u64, c_fails: bool) -> Vec<Tool> {
     vec![
-        Tool { id: "a", deps: &[], start_ms: 0, end_ms: 20, error: false },
-        Tool { id: "b", deps: &["a"], start_ms: 20, end_ms: 20 + b_ms, error: false },
-        Tool { id: "c", deps: &["a"], start_ms: 20, end_ms: 50, error: c_fails },
-        Tool { id: "d", deps: &["b", "c"], start_ms: 20 + b_ms, end_ms: 30 + b_ms, error: false },
+        Tool {
+            id: "a",
+            deps: &[],
+            start_ms: 0,
+            end_ms: 20,
+            error: false,
+        },
+        Tool {
+            id: "b",
+            deps: &["a"],
+            start_ms: 20,
+            end_ms: 20 + b_ms,
+            error: false,
+        },
+        Tool {
+            id: "c",
+            deps: &["a"],
+            start_ms: 20,
+            end_ms: 50,
+            error: c_fails,
+        },
+        Tool {
+            id: "d",
+            deps: &["b", "c"],
+            start_ms: 20 + b_ms,
+            end_ms: 30 + b_ms,
+            error: false,
+        },
     ]
 }
 
@@ -146,7 +170,10 @@ pub async fn export_run(
                     KeyValue::new("gen_ai.tool.name", format!("step_{}", t.id)),
                     KeyValue::new("orchestration.tool_id", t.id),
                     KeyValue::new("orchestration.stage", "execute"),
-                    KeyValue::new("orchestration.depends_on", Value::Array(Array::String(deps))),
+                    KeyValue::new(
+                        "orchestration.depends_on",
+                        Value::Array(Array::String(deps)),
+                    ),
                     KeyValue::new("orchestration.status", if t.error { "error" } else { "ok" }),
                     KeyValue::new(
                         "orchestration.data_flow_inputs",
