@@ -315,8 +315,9 @@ async fn api_summary(State(s): State<AppState>, Path(id): Path<String>) -> Respo
 fn analysis_text(c: &rusqlite::Connection, id: &str) -> Result<Option<String>, String> {
     match store::cached_analysis(c, id)? {
         None => Ok(None),
-        Some((Some(text), _)) => Ok(Some(text)),
-        Some((None, _)) => store::compute_analysis(c, id),
+        // A trace the analyzer could not read is cached as `null`: recompute to say why.
+        Some((Some(text), _)) if text != "null" => Ok(Some(text)),
+        Some(_) => store::compute_analysis(c, id),
     }
 }
 
