@@ -51,6 +51,8 @@ pub(crate) enum Command {
     /// such trace.
     #[command(after_help = INSPECT_EXAMPLES)]
     Inspect(InspectArgs),
+    /// Live inspector: receive OTLP, store traces, show the views in the browser.
+    Serve(super::serve_cmd::ServeArgs),
 }
 
 const PLAN_EXAMPLES: &str = "Examples:

@@ -14,6 +14,7 @@ mod output;
 mod plan_cmd;
 mod run_cmd;
 mod sanitize;
+mod serve_cmd;
 
 use std::process::ExitCode;
 
@@ -86,6 +87,7 @@ fn main() -> ExitCode {
         Command::Plan(a) => plan_cmd::plan(a),
         Command::Run(a) => run_cmd::run(a),
         Command::Inspect(a) => inspect_cmd::inspect(a),
+        Command::Serve(a) => serve_cmd::serve(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
