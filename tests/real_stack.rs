@@ -553,7 +553,7 @@ fn a_run_reaches_jaeger_through_the_collector_whole() {
         .collect();
     assert_eq!(follows.len(), 2, "{}", v1_agg["references"]);
 
-    // The same analysis from Jaeger as from the file.
+    // The same analysis from Jaeger (v3: nanoseconds) as from the file, exactly.
     let from_file = json_of(&orchestrace(
         &["inspect", trace_out.to_str().unwrap(), "--json"],
         &[],
@@ -562,9 +562,21 @@ fn a_run_reaches_jaeger_through_the_collector_whole() {
         &["inspect", "--jaeger", &jaeger.url(), &id, "--json"],
         &[],
     ));
-    // Sums of three durations: up to 1 µs of truncation each.
-    assert_same_analysis(&from_jaeger, &from_file, 0.005, "analysis");
+    assert_same_analysis(&from_jaeger, &from_file, 0.0, "analysis");
     assert!(from_file["makespan_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        from_file["critical_path"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap(),
+        "aggregate"
+    );
+    // Through the v1 API (microseconds): the same, within its precision (sums of three
+    // durations: up to 1 µs of truncation each).
+    let v1_trace = orchestrace_inspect::load_bytes(&serde_json::to_vec(&v1).unwrap()).unwrap();
+    let v1_analysis = serde_json::to_value(orchestrace_inspect::analyze(&v1_trace)).unwrap();
+    assert_same_analysis(&v1_analysis, &from_file, 0.005, "v1 analysis");
 }
 
 /// The collector's redaction masks a secret-shaped attribute of a span that had no redactor
@@ -744,6 +756,76 @@ fn a_collector_with_its_upstream_down_does_not_slow_the_run() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// `inspect --jaeger URL --last N --workflow W` lists and analyses the latest runs of one
+/// workflow through the v3 search API, newest first.
+#[test]
+fn the_last_runs_of_a_workflow_from_jaeger() {
+    let bins = peers_or_skip!();
+    let dir = tempdir("last");
+    let jaeger = Jaeger::start(bins, &dir);
+    let collector = Collector::start(bins, jaeger.otlp_grpc, &dir);
+    let mut ids = Vec::new();
+    for plan in [
+        "examples/plans/ci_ops.json",
+        "examples/plans/diamond.json",
+        "examples/plans/ci_ops.json",
+    ] {
+        let out = orchestrace(
+            &[
+                "run",
+                plan,
+                "--view",
+                "none",
+                "--otlp",
+                &collector.grpc_url(),
+            ],
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let id = trace_id(&out);
+        jaeger.trace_v3(&id, 9);
+        ids.push(id);
+    }
+    let out = orchestrace(
+        &[
+            "inspect",
+            "--jaeger",
+            &jaeger.url(),
+            "--last",
+            "5",
+            "--workflow",
+            "ci-ops-42",
+            "--json",
+        ],
+        &[],
+    );
+    let runs = json_of(&out);
+    let got: Vec<&str> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["trace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        [ids[2].as_str(), ids[0].as_str()],
+        "newest first, only ci-ops-42"
+    );
+    let table = orchestrace(&["inspect", "--jaeger", &jaeger.url(), "--last", "1"], &[]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.status.success(),
+        "{}",
+        String::from_utf8_lossy(&table.stderr)
+    );
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.lines().nth(1).unwrap().starts_with(&ids[2]), "{text}");
 }
 
 /// Our configs as the real peers read them: `otel-collector.yaml` passes the collector's

@@ -162,9 +162,30 @@ pub(crate) struct InspectArgs {
     /// A trace file: OTLP JSON (ours, the collector's file exporter, Tempo's API) or Jaeger's
     /// query-API JSON.
     pub file: Option<PathBuf>,
-    /// Fetch from Jaeger's query API at URL (e.g. http://localhost:16686).
-    #[arg(long, num_args = 2, value_names = ["URL", "TRACE_ID"])]
+    /// Fetch from Jaeger's query API at URL (e.g. http://localhost:16686): one trace by id, or
+    /// with --last the latest runs.
+    #[arg(long, num_args = 1..=2, value_names = ["URL", "TRACE_ID"])]
     pub jaeger: Option<Vec<String>>,
+    /// With --jaeger URL: list and analyse the last N runs (newest first) instead of one trace.
+    #[arg(long, value_name = "N", requires = "jaeger")]
+    pub last: Option<usize>,
+    /// With --last: only runs of this workflow (root span `invoke_workflow NAME`).
+    #[arg(long, value_name = "NAME", requires = "last")]
+    pub workflow: Option<String>,
+    /// With --last: the service the runs were exported as.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "orchestrace",
+        requires = "last"
+    )]
+    pub service: String,
+    /// With --last: how far back to look, in s, m, h or d (e.g. 30m).
+    #[arg(long, value_name = "DURATION", default_value = "1h", requires = "last")]
+    pub since: String,
+    /// With --last: only runs with a span carrying this attribute (KEY=VALUE; repeatable).
+    #[arg(long = "attr", value_name = "KEY=VALUE", requires = "last")]
+    pub attrs: Vec<String>,
     /// Fetch from Tempo's API at URL (e.g. http://localhost:3200).
     #[arg(long, num_args = 2, value_names = ["URL", "TRACE_ID"])]
     pub tempo: Option<Vec<String>>,

@@ -20,15 +20,106 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<u8, Failure> {
         .as_deref()
         .map(|p| OutputFile::open("--html", p))
         .transpose()?;
+    if let Some(n) = args.last {
+        return last_runs(&args, n);
+    }
     let trace = load(&args)?;
     show(&trace, html, args.views.view, args.json, args.views.all)?;
     Ok(code::OK)
 }
 
+/// `--jaeger URL --last N`: the last runs, newest first, each analysed; one line each (or
+/// their analyses as a JSON array).
+fn last_runs(args: &InspectArgs, n: usize) -> Result<u8, Failure> {
+    let Some([url]) = args.jaeger.as_deref() else {
+        return Err(Failure::invalid(
+            "--last takes --jaeger URL without a TRACE_ID",
+        ));
+    };
+    let lookback = parse_duration(&args.since).ok_or_else(|| {
+        Failure::invalid(format!(
+            "--since {}: expected a duration such as 90s, 30m, 2h or 7d",
+            clean(&args.since)
+        ))
+    })?;
+    let mut search = inspect::JaegerSearch::new(args.service.clone(), n);
+    search.lookback = lookback;
+    search.operation = args
+        .workflow
+        .as_ref()
+        .map(|w| format!("{} {w}", orchestrace::semconv::OP_INVOKE_WORKFLOW));
+    for a in &args.attrs {
+        let Some((k, v)) = a.split_once('=') else {
+            return Err(Failure::invalid(format!(
+                "--attr {}: expected KEY=VALUE",
+                clean(a)
+            )));
+        };
+        search.attributes.push((k.to_owned(), v.to_owned()));
+    }
+    let traces = inspect::search_jaeger(url, &search, &inspect::FetchOptions::default())
+        .map_err(fetch_failure)?;
+    let analyses: Vec<inspect::Analysis> = traces.iter().map(inspect::analyze).collect();
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        super::json::write_pretty(&mut out, &analyses)
+    } else {
+        write_runs(&mut out, &traces, &analyses)
+    };
+    written.or_else(super::ignore_broken_pipe)?;
+    Ok(code::OK)
+}
+
+fn write_runs(
+    out: &mut dyn Write,
+    traces: &[Trace],
+    analyses: &[inspect::Analysis],
+) -> std::io::Result<()> {
+    if traces.is_empty() {
+        return writeln!(out, "no runs found");
+    }
+    writeln!(
+        out,
+        "{:<32}  {:>10}  {:>10}  {:>10}  {:>6}  critical path",
+        "trace", "makespan", "serial", "saved", "tools"
+    )?;
+    for (t, a) in traces.iter().zip(analyses) {
+        let tools = t.orchestration().map_or(0, |o| o.tools.len());
+        writeln!(
+            out,
+            "{:<32}  {:>10}  {:>10}  {:>10}  {:>6}  {}",
+            clean(&t.trace_id),
+            inspect::format_duration(a.total_duration_ms),
+            inspect::format_duration(a.serial_duration_ms),
+            inspect::format_duration(a.time_saved_ms),
+            tools,
+            clean(&a.critical_path.join(" → ")),
+        )?;
+    }
+    Ok(())
+}
+
+/// `90s`, `30m`, `2h`, `7d`.
+fn parse_duration(s: &str) -> Option<std::time::Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(secs))
+}
+
 fn load(args: &InspectArgs) -> Result<Trace, Failure> {
     let from_backend = |backend, pair: &[String]| -> Result<Trace, Failure> {
         let [url, id] = pair else {
-            return Err(Failure::invalid("expected URL and TRACE_ID"));
+            return Err(Failure::invalid(
+                "expected URL and TRACE_ID (or --jaeger URL --last N for the latest runs)",
+            ));
         };
         inspect::fetch(backend, url, id).map_err(fetch_failure)
     };

@@ -53,6 +53,6 @@ pub use render::{
     DEFAULT_MAX_ROWS, DEFAULT_WIDTH, MIN_WIDTH,
 };
 pub use source::{
-    fetch, fetch_jaeger, fetch_tempo, fetch_with, trace_url, Backend, FetchError, FetchErrorKind,
-    FetchOptions, FETCH_TIMEOUT, MAX_RESPONSE_BYTES,
+    fetch, fetch_jaeger, fetch_tempo, fetch_with, search_jaeger, trace_url, Backend, FetchError,
+    FetchErrorKind, FetchOptions, JaegerSearch, FETCH_TIMEOUT, MAX_RESPONSE_BYTES,
 };

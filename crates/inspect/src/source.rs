@@ -209,7 +209,9 @@ pub fn fetch(backend: Backend, base_url: &str, trace_id: &str) -> Result<Trace, 
     fetch_with(backend, base_url, trace_id, &FetchOptions::default())
 }
 
-/// Fetches a trace from a backend under the given limits.
+/// Fetches a trace from a backend under the given limits. From Jaeger the current API is
+/// asked first (`/api/v3/traces/{id}`, OTLP JSON with nanosecond times), then the older
+/// `/api/traces/{id}` for a Jaeger that has no v3 API.
 pub fn fetch_with(
     backend: Backend,
     base_url: &str,
@@ -217,6 +219,148 @@ pub fn fetch_with(
     opts: &FetchOptions,
 ) -> Result<Trace, FetchError> {
     let url = trace_url(base_url, trace_id)?;
+    if backend == Backend::Jaeger {
+        let v3 = url.replacen("/api/traces/", "/api/v3/traces/", 1);
+        match fetch_url(backend, &v3, opts) {
+            Ok(trace) => return Ok(trace),
+            // Unreachable, too large, too slow: the same for the older API.
+            Err(e)
+                if !matches!(
+                    e.kind(),
+                    FetchErrorKind::NotFound | FetchErrorKind::Status(_)
+                ) =>
+            {
+                return Err(e)
+            }
+            Err(_) => {}
+        }
+    }
+    fetch_url(backend, &url, opts)
+}
+
+/// What [`search_jaeger`] looks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JaegerSearch {
+    /// `service.name` of the traces' root service.
+    pub service: String,
+    /// Span name that must occur (`invoke_workflow ci-ops-42` for one workflow's runs).
+    pub operation: Option<String>,
+    /// How far back to look.
+    pub lookback: Duration,
+    /// How many traces, newest first.
+    pub limit: usize,
+    /// Attributes some span of the trace must carry (compared as text), checked here: the
+    /// v3 HTTP API has no attribute filter.
+    pub attributes: Vec<(String, String)>,
+}
+
+impl JaegerSearch {
+    /// The last `limit` traces of `service` in the past hour.
+    pub fn new(service: impl Into<String>, limit: usize) -> Self {
+        JaegerSearch {
+            service: service.into(),
+            operation: None,
+            lookback: Duration::from_secs(3600),
+            limit,
+            attributes: Vec::new(),
+        }
+    }
+}
+
+/// Searches Jaeger's v3 API (`GET {base}/api/v3/traces?query.service_name=…`) and returns the
+/// matching traces, newest first, at most `search.limit`, bounded like a fetch.
+pub fn search_jaeger(
+    base_url: &str,
+    search: &JaegerSearch,
+    opts: &FetchOptions,
+) -> Result<Vec<Trace>, FetchError> {
+    // A valid id only to check the base URL the same way.
+    let base = trace_url(base_url, "0")?;
+    let base = base.trim_end_matches("/api/traces/0");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let min = now.saturating_sub(search.lookback);
+    let mut url = format!(
+        "{base}/api/v3/traces?query.service_name={}&query.start_time_min={}&query.start_time_max={}&query.num_traces={}",
+        query_escape(&search.service),
+        rfc3339(min),
+        rfc3339(now + Duration::from_secs(1)),
+        search.limit.max(1),
+    );
+    if let Some(op) = &search.operation {
+        url.push_str(&format!("&query.operation_name={}", query_escape(op)));
+    }
+    let merged = match fetch_url(Backend::Jaeger, &url, opts) {
+        Ok(t) => t,
+        Err(e) if matches!(e.kind(), FetchErrorKind::NotFound) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    // The answer merges every trace into one document: split it by trace id.
+    let format = merged.format;
+    let mut by_id: std::collections::HashMap<String, Vec<crate::TraceSpan>> = Default::default();
+    for span in merged.spans {
+        by_id.entry(span.trace_id.clone()).or_default().push(span);
+    }
+    let mut traces: Vec<Trace> = by_id
+        .into_values()
+        .map(|spans| Trace::new(spans, format))
+        .filter(|t| {
+            search.attributes.iter().all(|(k, v)| {
+                t.spans.iter().any(|s| {
+                    s.attr(k).is_some_and(|a| match a {
+                        serde_json::Value::String(text) => text == v,
+                        other => other.to_string() == *v,
+                    })
+                })
+            })
+        })
+        .collect();
+    traces.sort_by_key(|t| std::cmp::Reverse(t.start_ns()));
+    traces.truncate(search.limit);
+    Ok(traces)
+}
+
+/// Percent-encodes a query value.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A time as RFC 3339 UTC with nanoseconds: `2026-12-02T19:50:18.000000000Z`.
+fn rfc3339(since_epoch: Duration) -> String {
+    let secs = since_epoch.as_secs() as i64;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        since_epoch.subsec_nanos()
+    )
+}
+
+/// One GET of a trace document under the limits, into the trace model.
+fn fetch_url(backend: Backend, url: &str, opts: &FetchOptions) -> Result<Trace, FetchError> {
+    let url = url.to_owned();
     let fail = |kind| FetchError {
         url: url.clone(),
         kind,
@@ -322,6 +466,23 @@ fn one_line(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_rfc3339() {
+        assert_eq!(rfc3339(Duration::ZERO), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339(Duration::new(1_796_239_351, 314_416_821)),
+            "2026-12-02T19:22:31.314416821Z"
+        );
+        assert_eq!(
+            rfc3339(Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            query_escape("invoke_workflow ci-ops/42"),
+            "invoke_workflow%20ci-ops%2F42"
+        );
+    }
 
     #[test]
     fn urls_and_ids_are_checked() {

@@ -743,6 +743,6 @@ mod tests {
         let t = Trace::new(vec![s], TraceFormat::Otlp);
         let o = t.orchestration().unwrap();
         assert_eq!(o.tools[0].data_flow[0].value, None);
-        assert_eq!(o.tools[0].data_flow[1].value, Some(json!(3)));
+        assert_eq!(o.tools[0].data_flow[1].value, Some(Arc::new(json!(3))));
     }
 }
