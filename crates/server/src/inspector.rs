@@ -15,11 +15,6 @@ pub(crate) fn load_otlp(doc: &Value) -> Result<Trace, String> {
     Trace::from_otlp_json(doc).map_err(|e| e.to_string())
 }
 
-/// Reads any trace JSON the inspector knows (OTLP, Jaeger v3's `{"result": …}`, …).
-pub(crate) fn load_any(bytes: &[u8]) -> Result<Trace, String> {
-    orchestrace_inspect::load_bytes(bytes).map_err(|e| e.to_string())
-}
-
 /// Analyses a trace exactly as `orchestrace inspect --json` does.
 pub(crate) fn analyze(trace: &Trace) -> Analysis {
     orchestrace_inspect::analyze(trace)
