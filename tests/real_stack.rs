@@ -232,27 +232,42 @@ fn collector_config(
     (edit(config), grpc, http, file)
 }
 
-/// Replaces the Tempo exporter by a file exporter (one JSON line per export).
+/// Replaces the Tempo exporter by a file exporter of the spans, and the Prometheus one by a
+/// file exporter of the metrics (one JSON line per export each): no host name but loopback
+/// is left in the configuration.
 fn drop_tempo(config: &str, file: &Path) -> String {
+    let metrics = file.with_file_name("collector-metrics.jsonl");
+    let config = replace_exporter(config, "otlp_grpc/tempo", "file/out", file);
+    let out = replace_exporter(&config, "otlp_http/prometheus", "file/metrics", &metrics);
+    assert!(
+        out.contains("file/out:") && !out.contains("tempo:4317"),
+        "{out}"
+    );
+    assert!(
+        out.contains("file/metrics:") && !out.contains("prometheus:9090"),
+        "{out}"
+    );
+    out
+}
+
+/// The exporter `name`'s block and references replaced by a file exporter `by` writing to
+/// `file`.
+fn replace_exporter(config: &str, name: &str, by: &str, file: &Path) -> String {
     let mut out = String::new();
     let mut skipping = false;
     for line in config.lines().filter(|l| !l.trim_start().starts_with('#')) {
-        if line.starts_with("  otlp_grpc/tempo:") {
+        if line.starts_with(&format!("  {name}:")) {
             skipping = true;
-            out.push_str(&format!("  file/out:\n    path: {}\n", file.display()));
+            out.push_str(&format!("  {by}:\n    path: {}\n", file.display()));
             continue;
         }
         if skipping && (line.starts_with("    ") || line.trim().is_empty()) {
             continue;
         }
         skipping = false;
-        out.push_str(&line.replace("otlp_grpc/tempo", "file/out"));
+        out.push_str(&line.replace(name, by));
         out.push('\n');
     }
-    assert!(
-        out.contains("file/out:") && !out.contains("tempo:4317"),
-        "{out}"
-    );
     out
 }
 
@@ -826,6 +841,137 @@ fn the_last_runs_of_a_workflow_from_jaeger() {
     );
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.lines().nth(1).unwrap().starts_with(&ids[2]), "{text}");
+}
+
+/// Metrics over OTLP through the real Collector: the GenAI histograms count one point per
+/// tool run and per run, with the spans' durations, and the orchestration metrics carry only
+/// low-cardinality attributes.
+#[test]
+fn metrics_reach_the_collector_with_the_span_durations() {
+    let bins = peers_or_skip!();
+    let dir = tempdir("metrics");
+    let jaeger = Jaeger::start(bins, &dir);
+    let collector = Collector::start(bins, jaeger.otlp_grpc, &dir);
+    let trace_out = dir.join("trace.json");
+    let out = orchestrace(
+        &[
+            "run",
+            "examples/plans/ci_ops.json",
+            "--view",
+            "none",
+            "--otlp",
+            &collector.grpc_url(),
+            "--trace-out",
+            trace_out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let spans: Value = serde_json::from_str(&std::fs::read_to_string(&trace_out).unwrap()).unwrap();
+    let tool_seconds: f64 = otlp_spans(&spans)
+        .iter()
+        .filter(|s| s["name"].as_str().unwrap().starts_with("execute_tool"))
+        .map(|s| {
+            let n = |k: &str| s[k].as_str().unwrap().parse::<u64>().unwrap();
+            (n("endTimeUnixNano") - n("startTimeUnixNano")) as f64 / 1e9
+        })
+        .sum();
+    let file = collector.file.with_file_name("collector-metrics.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let metrics = loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let all: Vec<Value> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .flat_map(|doc| {
+                doc["resourceMetrics"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .flat_map(|rm| rm["scopeMetrics"].as_array().cloned().unwrap_or_default())
+                    .flat_map(|sm| sm["metrics"].as_array().cloned().unwrap_or_default())
+            })
+            .collect();
+        if all
+            .iter()
+            .any(|m| m["name"] == "gen_ai.execute_tool.duration")
+        {
+            break all;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no metrics in {}",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let metric = |name: &str| {
+        metrics
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("no metric {name}"))
+    };
+    let points = |m: &Value| {
+        m["histogram"]["dataPoints"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let tool = metric("gen_ai.execute_tool.duration");
+    assert_eq!(tool["unit"], "s");
+    let count: u64 = points(tool)
+        .iter()
+        .map(|p| p["count"].as_str().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(count, 3, "one point per tool run");
+    let sum: f64 = points(tool)
+        .iter()
+        .map(|p| p["sum"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (sum - tool_seconds).abs() < 1e-3,
+        "histogram sum {sum} vs span durations {tool_seconds}"
+    );
+    for p in points(tool) {
+        let keys: Vec<&str> = p["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["key"].as_str().unwrap())
+            .collect();
+        assert!(
+            keys.contains(&"gen_ai.tool.name") && keys.contains(&"gen_ai.tool.type"),
+            "{keys:?}"
+        );
+        assert!(
+            !keys
+                .iter()
+                .any(|k| k.contains("trace") || k.contains("call.id")),
+            "{keys:?}"
+        );
+    }
+    let run = metric("gen_ai.invocation.duration");
+    assert_eq!(run["unit"], "s");
+    let count: u64 = points(run)
+        .iter()
+        .map(|p| p["count"].as_str().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(count, 1);
+    let wf = points(run)[0]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "gen_ai.workflow.name")
+        .map(|a| a["value"]["stringValue"].clone());
+    assert_eq!(wf, Some(Value::from("ci-ops-42")));
+    metric("orchestration.run.makespan");
+    metric("orchestration.run.time_saved");
+    metric("orchestration.tool.queue_wait");
 }
 
 /// Our configs as the real peers read them: `otel-collector.yaml` passes the collector's

@@ -56,8 +56,6 @@ use crate::semconv::{self as attr, metrics as names};
 
 /// Default bound on how long shutdown waits for the last export.
 pub const DEFAULT_METRICS_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Workflow name recorded when none is set (the [`Runner`](crate::Runner)'s default too).
-pub const DEFAULT_METRICS_WORKFLOW: &str = crate::pipeline::DEFAULT_WORKFLOW;
 /// Histogram bucket boundaries for durations in seconds (those the GenAI conventions advise
 /// for operation durations).
 pub const DURATION_BUCKETS: [f64; 14] = [
@@ -81,7 +79,7 @@ pub struct MetricsBuilder {
     interval: Option<Duration>,
     shutdown_timeout: Duration,
     service_name: Option<String>,
-    workflow: String,
+    workflow: Option<String>,
     disabled: bool,
     exporter: Option<Boxed>,
 }
@@ -165,7 +163,7 @@ impl Default for MetricsBuilder {
             interval: None,
             shutdown_timeout: DEFAULT_METRICS_SHUTDOWN_TIMEOUT,
             service_name: None,
-            workflow: DEFAULT_METRICS_WORKFLOW.to_owned(),
+            workflow: None,
             disabled: false,
             exporter: None,
         }
@@ -276,10 +274,12 @@ impl MetricsBuilder {
         self
     }
 
-    /// The `gen_ai.workflow.name` the observer records (default `orchestrace`). Give it the
-    /// [`Runner`](crate::Runner)'s workflow name when the runs come through one.
+    /// The `gen_ai.workflow.name` the observer records (by default each run's plan id, which
+    /// is also what the command line names its workflows). Give it the
+    /// [`Runner`](crate::Runner)'s workflow name when the runs come through one named
+    /// otherwise.
     pub fn with_workflow(mut self, name: impl Into<String>) -> Self {
-        self.workflow = name.into();
+        self.workflow = Some(name.into());
         self
     }
 
@@ -409,7 +409,9 @@ impl MetricsBuilder {
         Ok(Metrics {
             provider,
             instruments,
-            workflow: KeyValue::new(attr::GEN_AI_WORKFLOW_NAME, self.workflow),
+            workflow: self
+                .workflow
+                .map(|w| KeyValue::new(attr::GEN_AI_WORKFLOW_NAME, w)),
             exporting,
             shutdown_timeout: self.shutdown_timeout,
             io_runtime,
@@ -424,7 +426,7 @@ impl MetricsBuilder {
 pub struct Metrics {
     provider: SdkMeterProvider,
     instruments: Option<Arc<Instruments>>,
-    workflow: KeyValue,
+    workflow: Option<KeyValue>,
     exporting: bool,
     shutdown_timeout: Duration,
     io_runtime: Option<tokio::runtime::Runtime>,
@@ -436,7 +438,7 @@ impl fmt::Debug for Metrics {
         f.debug_struct("Metrics")
             .field("enabled", &self.instruments.is_some())
             .field("exporting", &self.exporting)
-            .field("workflow", &self.workflow.value)
+            .field("workflow", &self.workflow.as_ref().map(|w| &w.value))
             .field("shutdown_timeout", &self.shutdown_timeout)
             .finish_non_exhaustive()
     }
@@ -473,7 +475,12 @@ impl Metrics {
         let workflow = self.workflow.clone();
         move |run: &RunStart<'_>| -> Box<dyn Observer> {
             match &instruments {
-                Some(i) => Box::new(RunMetrics::start(i.clone(), workflow.clone(), run)),
+                Some(i) => {
+                    let workflow = workflow.clone().unwrap_or_else(|| {
+                        KeyValue::new(attr::GEN_AI_WORKFLOW_NAME, run.plan.plan().plan_id.clone())
+                    });
+                    Box::new(RunMetrics::start(i.clone(), workflow, run))
+                }
                 None => Box::new(Nothing),
             }
         }

@@ -19,6 +19,7 @@ use orchestrace::pipeline::{
     StaticPlanner,
 };
 use orchestrace::run::ToolStatus;
+use orchestrace::telemetry::metrics::Metrics;
 use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder, TelemetryGuard};
 use orchestrace::{Orchestrator, Plan, RunReport, Runner};
 use orchestrace_inspect::Trace;
@@ -56,6 +57,35 @@ pub(crate) fn telemetry(
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|e| Failure::invalid(format!("cannot install the tracing subscriber: {e}")))?;
     Ok(telemetry.guard())
+}
+
+/// The metrics pipeline for one CLI run, when an endpoint is configured (`--otlp` or the
+/// `OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT` variables) and metrics are not turned off. A
+/// settings problem is one warning and no metrics: telemetry never fails the run.
+fn metrics(otlp: Option<&str>, protocol: Option<Protocol>) -> Option<Metrics> {
+    let built = Metrics::builder().with_env().and_then(|mut b| {
+        if let Some(url) = otlp {
+            b = b.with_endpoint(url);
+        }
+        if let Some(p) = protocol {
+            b = b.with_protocol(match p {
+                Protocol::Grpc => OtlpProtocol::Grpc,
+                Protocol::Http => OtlpProtocol::HttpProtobuf,
+            });
+        }
+        b.build()
+    });
+    match built {
+        Ok(m) if m.is_exporting() => Some(m),
+        Ok(_) => None,
+        Err(e) => {
+            eprintln!(
+                "warning: metrics are off: {}",
+                super::sanitize::message(&e.to_string())
+            );
+            None
+        }
+    }
 }
 
 /// The process's shutdown signals, caught from the start of `run`: the first cancels the run
@@ -205,7 +235,11 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
         .build()
         .map_err(|e| Failure::invalid(format!("cannot start the runtime: {e}")))?;
 
+    let metrics = metrics(args.otlp.as_deref(), args.protocol);
     let mut builder = Orchestrator::builder().with_telemetry(TelemetryConfig::from_env());
+    if let Some(m) = &metrics {
+        builder = builder.with_observer(m.observer());
+    }
     if let Some(mib) = args.memory_budget {
         builder = builder.with_memory_budget(mib.saturating_mul(1024 * 1024));
     }
@@ -308,6 +342,10 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     let captured = trace_out.as_ref().and_then(|_| guard.captured());
     // Bounded by the export's shutdown timeout; a second signal cuts it short.
     let summary = guard.shutdown();
+    if let Some(m) = metrics {
+        // Its own bound (5 s), after the spans.
+        m.shutdown();
+    }
     if let Some(w) = summary.warning() {
         eprintln!("warning: {}", super::sanitize::message(&w));
     }
