@@ -6,10 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use orchestrace::{
-    OnFailure, Orchestrator, Plan, RunReport, StrategyChoice, ToolError, ToolRegistry, ToolSpec,
-    ToolStatus,
-};
+use orchestrace::{Orchestrator, Plan, RunReport, ToolError, ToolRegistry};
+use orchestrace::plan::{OnFailure, StrategyChoice, ToolSpec};
+use orchestrace::run::ToolStatus;
 use serde_json::{json, Value};
 
 fn sleep(id: &str, ms: u64) -> ToolSpec {

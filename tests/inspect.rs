@@ -2,13 +2,15 @@
 //! Jaeger, Tempo and OpenTelemetry, the sources and their exit codes, the run → inspect round
 //! trip, and snapshots of the text views.
 
-mod inspect_support;
+mod support;
 
 use std::collections::BTreeSet;
 
-use inspect_support::*;
-use orchestrace::inspect::{
-    self, analyze, Analysis, CriticalPathBasis, RenderOptions, SuggestionKind, Trace,
+use support::orchestrace;
+use support::traces::*;
+use orchestrace_inspect as inspect;
+use orchestrace_inspect::{
+    analyze, Analysis, CriticalPathBasis, RenderOptions, SuggestionKind, Trace,
 };
 use serde_json::{json, Value};
 
@@ -41,7 +43,7 @@ fn seed_example_analysis_has_the_exact_numbers() {
     assert_eq!(a.critical_path_basis, CriticalPathBasis::Dependencies);
     assert_eq!(a.level_barrier_ms, Some(2400.0));
     type Row<'a> = (&'a str, &'a str, usize, usize, f64, f64, &'a str, f64);
-    let rows: Vec<Row> = a
+    let rows: Vec<Row<'_>> = a
         .tools
         .iter()
         .map(|t| {
@@ -739,13 +741,13 @@ fn malformed_files_exit_2_with_one_located_line() {
     for (path, message) in cases {
         let p = path.to_str().unwrap();
         one_line_error(
-            &orchestrace(&["inspect", p, "--json"]),
+            &orchestrace(&["inspect", p, "--json"], &[]),
             2,
             &format!("{p}: {message}"),
         );
     }
     one_line_error(
-        &orchestrace(&["inspect", "tests/no-such-trace.json"]),
+        &orchestrace(&["inspect", "tests/no-such-trace.json"], &[]),
         2,
         "tests/no-such-trace.json: cannot read the trace: no such file",
     );
@@ -760,7 +762,7 @@ fn an_unreachable_source_exits_3() {
     };
     for flag in ["--jaeger", "--tempo"] {
         let url = format!("http://127.0.0.1:{port}");
-        let out = orchestrace(&["inspect", flag, &url, "0af7651916cd43dd8448eb211c80319c"]);
+        let out = orchestrace(&["inspect", flag, &url, "0af7651916cd43dd8448eb211c80319c"], &[]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{stderr}");
         assert!(
@@ -777,12 +779,12 @@ fn an_unreachable_source_exits_3() {
             "--jaeger",
             "http://127.0.0.1:1",
             "not-a-trace-id",
-        ]),
+        ], &[]),
         2,
         "invalid trace id \"not-a-trace-id\": expected 1 to 32 hex digits",
     );
     one_line_error(
-        &orchestrace(&["inspect", "--tempo", "localhost:3200", "abc"]),
+        &orchestrace(&["inspect", "--tempo", "localhost:3200", "abc"], &[]),
         2,
         "invalid URL \"localhost:3200\": expected http://HOST[:PORT][/PATH]",
     );
@@ -824,7 +826,7 @@ fn traces_are_fetched_from_jaeger_and_tempo() {
         "2db17286b3e6b148",
         "--view",
         "none",
-    ]);
+    ], &[]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -836,7 +838,7 @@ fn traces_are_fetched_from_jaeger_and_tempo() {
         &base,
         "3ba55609c3cde49649cd77d1f9dcd936",
         "--json",
-    ]);
+    ], &[]);
     assert_eq!(out.status.code(), Some(0));
     let a: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(a["tools"].as_array().unwrap().len(), 8);
@@ -862,7 +864,7 @@ fn traces_are_fetched_from_jaeger_and_tempo() {
             format!("Tempo answer from {base}/api/traces/0000000000000000000000000000beef: 1:2: invalid JSON: key must be a string"),
         ),
     ] {
-        one_line_error(&orchestrace(&["inspect", flag, &base, id]), code, &message);
+        one_line_error(&orchestrace(&["inspect", flag, &base, id], &[]), code, &message);
     }
 }
 
@@ -881,7 +883,7 @@ fn run_trace_out_then_inspect_gives_the_same_analysis() {
             "--trace-out",
             f,
             "--json",
-        ]);
+        ], &[]);
         assert!(
             matches!(run.status.code(), Some(0 | 1)),
             "{}",
@@ -889,7 +891,7 @@ fn run_trace_out_then_inspect_gives_the_same_analysis() {
         );
         let result: Value = serde_json::from_slice(&run.stdout).unwrap();
         let exec = &result["execution"];
-        let inspected = orchestrace(&["inspect", f, "--json"]);
+        let inspected = orchestrace(&["inspect", f, "--json"], &[]);
         assert_eq!(
             inspected.status.code(),
             Some(0),
@@ -1041,7 +1043,7 @@ fn snapshot_failing_run_views() {
 #[test]
 fn snapshot_jaeger_trace_without_plan_data() {
     let file = fixtures().join("jaeger/jaeger-ui_trace_11-spans_follows-from_error.json");
-    let out = orchestrace(&["inspect", file.to_str().unwrap()]);
+    let out = orchestrace(&["inspect", file.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     assert_snapshot("jaeger_11_spans_views.txt", &text);
@@ -1066,7 +1068,7 @@ fn every_view_of_every_fixture_fits_100_columns_without_colour_when_piped() {
         );
     }
     for f in &files {
-        let out = orchestrace(&["inspect", f]);
+        let out = orchestrace(&["inspect", f], &[]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -1089,7 +1091,7 @@ fn every_view_of_every_fixture_fits_100_columns_without_colour_when_piped() {
             ("timeline", "Timeline"),
             ("analysis", "Performance Analysis"),
         ] {
-            let out = orchestrace(&["inspect", f, "--view", view]);
+            let out = orchestrace(&["inspect", f, "--view", view], &[]);
             let text = String::from_utf8(out.stdout).unwrap();
             assert!(text.contains(heading), "{f} --view {view}");
         }
@@ -1106,7 +1108,7 @@ fn the_seed_trace_file_is_the_synthetic_seed() {
         std::fs::write(&path, &expected).unwrap();
     }
     assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
-    let out = orchestrace(&["inspect", "tests/traces/seed.json", "--json"]);
+    let out = orchestrace(&["inspect", "tests/traces/seed.json", "--json"], &[]);
     let a: Analysis = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(a, analysis_of(&seed_trace()));
 }

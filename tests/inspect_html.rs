@@ -5,13 +5,15 @@
 //! the `CHROMIUM` variable or at `/usr/bin/chromium`. Under `CI=true` a missing browser fails
 //! the test; locally it is skipped with a note.
 
-mod inspect_support;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use inspect_support::*;
-use orchestrace::inspect::{self, analyze, Trace};
+use support::orchestrace;
+use support::traces::*;
+use orchestrace_inspect as inspect;
+use orchestrace_inspect::{analyze, Trace};
 
 fn report(trace: &Trace) -> String {
     let mut out = Vec::new();
@@ -206,7 +208,7 @@ fn inspect_html_writes_the_report_file() {
         "none",
         "--html",
         html.to_str().unwrap(),
-    ]);
+    ], &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -220,7 +222,7 @@ fn inspect_html_writes_the_report_file() {
         trace_file.to_str().unwrap(),
         "--html",
         dir.path().join("no/such/dir/r.html").to_str().unwrap(),
-    ]);
+    ], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }

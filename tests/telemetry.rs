@@ -6,8 +6,11 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use orchestrace::telemetry::{attributes as attr, OtlpProtocol, TelemetryBuilder};
-use orchestrace::{Orchestrator, Plan, RunReport, TelemetryConfig, ToolSpec};
+use orchestrace::semconv as attr;
+use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder};
+use orchestrace::{Orchestrator, Plan, RunReport};
+use orchestrace::content::TelemetryConfig;
+use orchestrace::plan::ToolSpec;
 use serde_json::json;
 use support::{Attr, Receiver, RecvSpan};
 use tracing_subscriber::prelude::*;
@@ -225,7 +228,7 @@ async fn ci_ops_spans_arrive_over_grpc() {
         TelemetryConfig::default(),
     )
     .await;
-    let spans = rx.wait_for(6, Duration::from_secs(5)).await;
+    let spans = rx.wait_for(6, Duration::from_secs(30)).await;
     assert_ci_ops_tree(&spans, &report);
 }
 
@@ -239,7 +242,7 @@ async fn ci_ops_spans_arrive_over_http_protobuf() {
         TelemetryConfig::default(),
     )
     .await;
-    let spans = rx.wait_for(6, Duration::from_secs(5)).await;
+    let spans = rx.wait_for(6, Duration::from_secs(30)).await;
     assert_ci_ops_tree(&spans, &report);
 }
 
@@ -266,7 +269,7 @@ async fn failures_retries_and_skips_are_on_the_spans() {
         TelemetryConfig::default(),
     )
     .await;
-    let spans = rx.wait_for(7, Duration::from_secs(5)).await;
+    let spans = rx.wait_for(7, Duration::from_secs(30)).await;
     assert_eq!(spans.len(), 1 + 2 + 4, "execute, two levels, four tools");
 
     let down = tool(&spans, "down");
@@ -316,7 +319,7 @@ async fn content_capture_is_opt_in_and_redacted() {
     );
     let config = TelemetryConfig::default().with_capture_content(true);
     traced_run(rx.grpc_url(), OtlpProtocol::Grpc, plan, config).await;
-    let spans = rx.wait_for(3, Duration::from_secs(5)).await;
+    let spans = rx.wait_for(3, Duration::from_secs(30)).await;
     let login = tool(&spans, "login");
     let args: serde_json::Value =
         serde_json::from_str(login.attr(attr::GEN_AI_TOOL_CALL_ARGUMENTS).str()).unwrap();
@@ -351,7 +354,7 @@ async fn a_host_span_is_the_parent_of_ours() {
     tokio::task::spawn_blocking(move || guard.shutdown())
         .await
         .unwrap();
-    let spans = rx.wait_for(7, Duration::from_secs(5)).await;
+    let spans = rx.wait_for(7, Duration::from_secs(30)).await;
     let host = by_name(&spans, "http_request")[0];
     let execute = by_name(&spans, "execute")[0];
     assert_eq!(execute.parent_span_id, host.span_id);
@@ -372,7 +375,7 @@ async fn parallel_with_is_bounded_on_wide_levels() {
         TelemetryConfig::default(),
     )
     .await;
-    let spans = rx.wait_for(202, Duration::from_secs(5)).await;
+    let spans = rx.wait_for(202, Duration::from_secs(30)).await;
     let t0 = tool(&spans, "t000");
     let listed = strings(t0.attr(attr::PARALLEL_WITH));
     assert_eq!(listed.len(), attr::MAX_PARALLEL_WITH);
