@@ -6,7 +6,7 @@
 //! invoke_workflow orchestrace [workflow=orchestrace]
 //!   execute [stage=execute plan=ci-ops-42 strategy=dag]
 //!     level 0 (parallel) [group=0 mode=parallel tools=[primary,secondary]]
-//!       execute_tool ci_lookup [group=0 order=0 status=ok depends_on=[] parallel_with=[secondary]]
+//!       execute_tool ci_lookup [id=primary group=0 order=0 status=ok depends_on=[] parallel_with=[secondary]]
 //! ```
 //!
 //! Siblings are ordered by execution group and order index, then start time, then name, so
@@ -37,12 +37,21 @@ where
         let _default = tracing::subscriber::set_default(subscriber);
         f.await
     };
+
     let captured = guard.captured().expect("capture is on");
     (out, captured)
 }
 
+/// Lets the runtime run what is ready (e.g. drop aborted tasks, ending their spans).
+pub async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// (short name, attribute key) of the attributes a tree line shows, in this order.
 const SHOWN: &[(&str, &str)] = &[
+    ("id", "orchestration.tool_id"),
     ("workflow", "gen_ai.workflow.name"),
     ("stage", "orchestration.stage"),
     ("plan", "orchestration.plan_id"),
@@ -59,7 +68,6 @@ const SHOWN: &[(&str, &str)] = &[
     ("cache_hit", "orchestration.cache_hit"),
     ("error", "error.type"),
     ("skip_reason", "orchestration.skip_reason"),
-    ("critical_path", "orchestration.critical_path"),
 ];
 
 /// Attributes left out when they hold their default (zero, false).
@@ -228,7 +236,7 @@ fn sort_key(n: &Node) -> (u64, u64, u64, String) {
 
 /// The tree text of every span in `otlp`: roots (spans whose parent is not captured) first,
 /// children indented by two spaces, events as `· name [attrs]` lines under their span
-/// (attributes ending in `_ms` — timings — left out).
+/// (timings — attributes ending in `_ms` — and the `level`/`target` of the tracing event left out).
 pub fn tree(otlp: &Value) -> String {
     let mut all = nodes(otlp);
     all.sort_by_key(sort_key);
@@ -246,7 +254,7 @@ pub fn tree(otlp: &Value) -> String {
         for (name, attrs) in &n.events {
             let shown: Vec<String> = attrs
                 .iter()
-                .filter(|(k, _)| !k.ends_with("_ms"))
+                .filter(|(k, _)| !k.ends_with("_ms") && *k != "level" && *k != "target")
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
             if shown.is_empty() {
