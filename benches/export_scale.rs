@@ -127,7 +127,7 @@ struct PlanFile {
 impl PlanFile {
     fn new(tools: usize) -> PlanFile {
         let deps = common::random_dag(tools, 6, &mut common::Rng::new(SEED));
-        let levels = orchestrace::levels_of(&deps)
+        let levels = orchestrace::graph::levels_of(&deps)
             .into_iter()
             .max()
             .map_or(0, |l| l + 1);
@@ -137,7 +137,7 @@ impl PlanFile {
             "export-scale",
             &deps,
             "echo",
-            orchestrace::DEFAULT_MAX_CONCURRENCY,
+            orchestrace::plan::DEFAULT_MAX_CONCURRENCY,
         );
         std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write plan");
         PlanFile {
@@ -194,10 +194,36 @@ fn time_binary() -> Option<&'static str> {
     ok.then_some("/usr/bin/time")
 }
 
+/// The `orchestrace` binary (package `orchestrace-cli`), built for this executable's profile
+/// and target directory.
+fn orchestrace_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    let profile = exe.parent().and_then(Path::parent).expect("profile directory");
+    let mut build = Command::new(env!("CARGO"));
+    build.args(["build", "-q", "-p", "orchestrace-cli", "--bin", "orchestrace"]);
+    match profile.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => {}
+        Some("release") => {
+            build.arg("--release");
+        }
+        Some(other) => {
+            build.args(["--profile", other]);
+        }
+    }
+    let status = build
+        .arg("--target-dir")
+        .arg(profile.parent().expect("target directory"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo build -p orchestrace-cli failed");
+    profile.join(format!("orchestrace{}", std::env::consts::EXE_SUFFIX))
+}
+
 fn program(mode: Mode, plan: &Path, url: &str) -> Command {
     let mut cmd = match mode {
         Mode::Cli => {
-            let mut c = Command::new(env!("CARGO_BIN_EXE_orchestrace"));
+            let mut c = Command::new(orchestrace_binary());
             c.arg("run")
                 .arg(plan)
                 .args(["--otlp", url, "--view", "none"]);
@@ -367,7 +393,8 @@ fn parent() {
 
 fn child_library(url: &str, plan: &Path) {
     use orchestrace::telemetry::TelemetryBuilder;
-    use orchestrace::{Orchestrator, Plan, Runner, StaticPlanner};
+    use orchestrace::{Orchestrator, Plan, Runner};
+    use orchestrace::pipeline::StaticPlanner;
     use tracing_subscriber::prelude::*;
 
     let telemetry = TelemetryBuilder::new()

@@ -27,7 +27,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use dagrs::{
     Action, Content, DefaultNode, EnvVar, Graph, InChannels, Node, NodeTable, OutChannels, Output,
 };
-use orchestrace::{AnalyzedPlan, Orchestrator};
+use orchestrace::Orchestrator;
+use orchestrace::schedule::AnalyzedPlan;
 use tokio::runtime::Runtime;
 
 /// Seed of the random DAG.
@@ -148,7 +149,7 @@ fn scheduling(c: &mut Criterion) {
             name,
             &deps,
             "noop",
-            orchestrace::DEFAULT_MAX_CONCURRENCY,
+            orchestrace::plan::DEFAULT_MAX_CONCURRENCY,
             |_| None,
         );
         let plan = Arc::new(orch.analyze(plan).expect("valid plan"));

@@ -32,7 +32,9 @@ use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
 };
 use orchestrace::telemetry::{EXPORT_STACK_TARGETS, SCOPE_NAME};
-use orchestrace::{AnalyzedPlan, Orchestrator, Plan, ToolSpec};
+use orchestrace::{Orchestrator, Plan};
+use orchestrace::plan::ToolSpec;
+use orchestrace::schedule::AnalyzedPlan;
 use serde_json::json;
 use tracing::Dispatch;
 use tracing_opentelemetry::OpenTelemetrySpanExt;

@@ -3,7 +3,8 @@
 //! lives here.
 #![allow(dead_code)]
 
-use orchestrace::{Plan, Tool, ToolContext, ToolError, ToolRegistry, ToolSpec};
+use orchestrace::{Plan, Tool, ToolContext, ToolError, ToolRegistry};
+use orchestrace::plan::ToolSpec;
 use serde_json::{json, Value};
 
 /// `cargo bench` passes `--bench`; `cargo test --all-targets` runs bench binaries without

@@ -7,7 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use orchestrace::{analyze, Plan, PlanError};
+use orchestrace::{Plan, PlanError};
+use orchestrace::schedule::analyze;
 
 fuzz_target!(|data: &[u8]| {
     match Plan::from_json_slice(data) {
