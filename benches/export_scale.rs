@@ -198,9 +198,19 @@ fn time_binary() -> Option<&'static str> {
 /// and target directory.
 fn orchestrace_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("own path");
-    let profile = exe.parent().and_then(Path::parent).expect("profile directory");
+    let profile = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("profile directory");
     let mut build = Command::new(env!("CARGO"));
-    build.args(["build", "-q", "-p", "orchestrace-cli", "--bin", "orchestrace"]);
+    build.args([
+        "build",
+        "-q",
+        "-p",
+        "orchestrace-cli",
+        "--bin",
+        "orchestrace",
+    ]);
     match profile.file_name().and_then(|n| n.to_str()) {
         Some("debug") | None => {}
         Some("release") => {
@@ -392,9 +402,9 @@ fn parent() {
 // ---------------------------------------------------------------- children
 
 fn child_library(url: &str, plan: &Path) {
+    use orchestrace::pipeline::StaticPlanner;
     use orchestrace::telemetry::TelemetryBuilder;
     use orchestrace::{Orchestrator, Plan, Runner};
-    use orchestrace::pipeline::StaticPlanner;
     use tracing_subscriber::prelude::*;
 
     let telemetry = TelemetryBuilder::new()

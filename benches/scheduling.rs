@@ -16,6 +16,8 @@
 //! A dagrs node only waits for its dependencies by receiving on its input channels, so the
 //! dagrs no-op receives one message from each dependency and sends one to each dependent —
 //! the least a dagrs user writes to express "runs after".
+// `criterion_group!` defines an undocumented `pub fn benches`.
+#![allow(missing_docs)]
 
 mod common;
 
@@ -27,8 +29,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use dagrs::{
     Action, Content, DefaultNode, EnvVar, Graph, InChannels, Node, NodeTable, OutChannels, Output,
 };
-use orchestrace::Orchestrator;
 use orchestrace::schedule::AnalyzedPlan;
+use orchestrace::Orchestrator;
 use tokio::runtime::Runtime;
 
 /// Seed of the random DAG.

@@ -17,6 +17,8 @@
 //!
 //! Every stack is the layer `Telemetry::layer` builds (same options, same filter) over a
 //! tracer provider with the processor under test.
+// `criterion_group!` defines an undocumented `pub fn benches`.
+#![allow(missing_docs)]
 
 mod common;
 
@@ -31,10 +33,10 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
     BatchSpanProcessor, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
 };
-use orchestrace::telemetry::{EXPORT_STACK_TARGETS, SCOPE_NAME};
-use orchestrace::{Orchestrator, Plan};
 use orchestrace::plan::ToolSpec;
 use orchestrace::schedule::AnalyzedPlan;
+use orchestrace::telemetry::{EXPORT_STACK_TARGETS, SCOPE_NAME};
+use orchestrace::{Orchestrator, Plan};
 use serde_json::json;
 use tracing::Dispatch;
 use tracing_opentelemetry::OpenTelemetrySpanExt;

@@ -634,11 +634,10 @@ const HARMLESS_VALUES: &[&str] = &[
     "execute_tool",
 ];
 
-/// Every string constant in src/telemetry/attributes.rs: the attribute keys (and the
+/// Every string constant in src/semconv.rs: the attribute keys (and the
 /// values) orchestrace itself emits.
 fn product_attribute_keys(root: &Path) -> Vec<String> {
-    let src = std::fs::read_to_string(root.join("src/telemetry/attributes.rs"))
-        .expect("src/telemetry/attributes.rs");
+    let src = std::fs::read_to_string(root.join("src/semconv.rs")).expect("src/semconv.rs");
     Regex::new(r#"pub const [A-Z0-9_]+: &str = "([^"]+)";"#)
         .unwrap()
         .captures_iter(&src)

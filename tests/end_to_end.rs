@@ -83,11 +83,7 @@ async fn ci_ops_reaches_the_receiver_and_reads_back() {
     let aggregate = named(&spans, "execute_tool ci_aggregate");
     assert_eq!(root.parent_span_id, "");
     for stage in ["route_plan", "validate", "execute", "compose", "present"] {
-        assert_eq!(
-            named(&spans, stage).parent_span_id,
-            root.span_id,
-            "{stage}"
-        );
+        assert_eq!(named(&spans, stage).parent_span_id, root.span_id, "{stage}");
     }
     assert_eq!(level0.parent_span_id, execute.span_id);
     assert_eq!(level1.parent_span_id, execute.span_id);
@@ -159,7 +155,11 @@ async fn the_receiver_killed_and_restarted_mid_run() {
             t
         })
         .collect();
-    std::fs::write(&plan, json!({"plan_id": "long", "tools": tools}).to_string()).unwrap();
+    std::fs::write(
+        &plan,
+        json!({"plan_id": "long", "tools": tools}).to_string(),
+    )
+    .unwrap();
 
     let endpoint = rx.grpc_url();
     let plan_path = plan.to_str().unwrap().to_owned();

@@ -113,7 +113,10 @@ async fn dependents_start_when_their_own_dependencies_finish() {
     assert_eq!(clock.interval("b"), (10, 110));
     assert_eq!(clock.interval("d"), (100, 110));
     assert_eq!(clock.now_ms(), 110, "the run ends with its last tool");
-    assert_eq!((r.tool("b").unwrap().group, r.tool("d").unwrap().group), (1, 1));
+    assert_eq!(
+        (r.tool("b").unwrap().group, r.tool("d").unwrap().group),
+        (1, 1)
+    );
     assert_eq!(r.summary.critical_path.len(), 2);
 }
 
@@ -258,7 +261,11 @@ async fn timeout_fails_the_tool_and_skips_dependents() {
         .with_tool(ToolSpec::new("after", "echo").depends_on("slow"))
         .with_tool(ToolSpec::new("other", "echo"));
     let r = run(plan).await;
-    assert_eq!(t0.elapsed(), Duration::from_millis(30), "the run ends at the timeout");
+    assert_eq!(
+        t0.elapsed(),
+        Duration::from_millis(30),
+        "the run ends at the timeout"
+    );
     let slow = r.tool("slow").unwrap();
     assert_eq!(slow.status, ToolStatus::Error);
     assert_eq!(slow.error.as_ref().unwrap().kind, "timeout");
@@ -326,7 +333,11 @@ async fn continue_skips_only_dependents() {
     assert_eq!(status(&r, "long"), ToolStatus::Ok);
     assert_eq!(status(&r, "later"), ToolStatus::Ok);
     assert_eq!(status(&r, "quick"), ToolStatus::Ok);
-    assert_eq!(clock.interval("long"), (0, 2_000), "the failure stopped nothing");
+    assert_eq!(
+        clock.interval("long"),
+        (0, 2_000),
+        "the failure stopped nothing"
+    );
     assert_eq!(clock.interval("quick"), (0, 1));
     assert!(!r.succeeded());
 }

@@ -6,13 +6,13 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use support::orchestrace;
-use support::traces::*;
 use orchestrace_inspect as inspect;
 use orchestrace_inspect::{
     analyze, Analysis, CriticalPathBasis, RenderOptions, SuggestionKind, Trace,
 };
 use serde_json::{json, Value};
+use support::orchestrace;
+use support::traces::*;
 
 fn analysis_of(doc: &Value) -> Analysis {
     analyze(&Trace::from_otlp_json(doc).expect("the synthetic trace loads"))
@@ -762,7 +762,10 @@ fn an_unreachable_source_exits_3() {
     };
     for flag in ["--jaeger", "--tempo"] {
         let url = format!("http://127.0.0.1:{port}");
-        let out = orchestrace(&["inspect", flag, &url, "0af7651916cd43dd8448eb211c80319c"], &[]);
+        let out = orchestrace(
+            &["inspect", flag, &url, "0af7651916cd43dd8448eb211c80319c"],
+            &[],
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{stderr}");
         assert!(
@@ -774,12 +777,15 @@ fn an_unreachable_source_exits_3() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
     one_line_error(
-        &orchestrace(&[
-            "inspect",
-            "--jaeger",
-            "http://127.0.0.1:1",
-            "not-a-trace-id",
-        ], &[]),
+        &orchestrace(
+            &[
+                "inspect",
+                "--jaeger",
+                "http://127.0.0.1:1",
+                "not-a-trace-id",
+            ],
+            &[],
+        ),
         2,
         "invalid trace id \"not-a-trace-id\": expected 1 to 32 hex digits",
     );
@@ -819,26 +825,32 @@ fn traces_are_fetched_from_jaeger_and_tempo() {
     assert_eq!(t.spans.len(), 8);
     assert_eq!(t.trace_id, "3ba55609c3cde49649cd77d1f9dcd936");
 
-    let out = orchestrace(&[
-        "inspect",
-        "--jaeger",
-        &base,
-        "2db17286b3e6b148",
-        "--view",
-        "none",
-    ], &[]);
+    let out = orchestrace(
+        &[
+            "inspect",
+            "--jaeger",
+            &base,
+            "2db17286b3e6b148",
+            "--view",
+            "none",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "trace 2db17286b3e6b148\n"
     );
-    let out = orchestrace(&[
-        "inspect",
-        "--tempo",
-        &base,
-        "3ba55609c3cde49649cd77d1f9dcd936",
-        "--json",
-    ], &[]);
+    let out = orchestrace(
+        &[
+            "inspect",
+            "--tempo",
+            &base,
+            "3ba55609c3cde49649cd77d1f9dcd936",
+            "--json",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0));
     let a: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(a["tools"].as_array().unwrap().len(), 8);
@@ -877,13 +889,16 @@ fn run_trace_out_then_inspect_gives_the_same_analysis() {
     for plan in ["ci_ops", "diamond", "failing"] {
         let file = dir.path().join(format!("{plan}.json"));
         let f = file.to_str().unwrap();
-        let run = orchestrace(&[
-            "run",
-            &format!("examples/plans/{plan}.json"),
-            "--trace-out",
-            f,
-            "--json",
-        ], &[]);
+        let run = orchestrace(
+            &[
+                "run",
+                &format!("examples/plans/{plan}.json"),
+                "--trace-out",
+                f,
+                "--json",
+            ],
+            &[],
+        );
         assert!(
             matches!(run.status.code(), Some(0 | 1)),
             "{}",

@@ -6,11 +6,14 @@ mod support;
 
 use std::time::Duration;
 
+use orchestrace::pipeline::{
+    Answer, Composer, DefaultPolicy, OrchestrationTrace, Planner, RunError, RunResult, StageError,
+    StaticPlanner,
+};
+use orchestrace::plan::ToolSpec;
 use orchestrace::semconv as attr;
 use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder};
 use orchestrace::{Plan, RunReport, Runner};
-use orchestrace::pipeline::{Answer, Composer, DefaultPolicy, OrchestrationTrace, Planner, RunError, RunResult, StageError, StaticPlanner};
-use orchestrace::plan::ToolSpec;
 use serde_json::json;
 use support::{Attr, Receiver, RecvSpan};
 use tracing_subscriber::prelude::*;

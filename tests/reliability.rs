@@ -6,12 +6,12 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use orchestrace::semconv as attr;
-use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder, TelemetryGuard};
-use orchestrace::{Orchestrator, Plan, Runner, ToolError, ToolRegistry};
 use orchestrace::content::TelemetryConfig;
 use orchestrace::pipeline::StaticPlanner;
 use orchestrace::plan::ToolSpec;
+use orchestrace::semconv as attr;
+use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder, TelemetryGuard};
+use orchestrace::{Orchestrator, Plan, Runner, ToolError, ToolRegistry};
 use serde_json::{json, Value};
 use support::{closed_port, orchestrace, Attr, Receiver, RecvSpan};
 use tracing_subscriber::prelude::*;

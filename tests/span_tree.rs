@@ -26,7 +26,10 @@ async fn run_tree(orch: Orchestrator, plan: Plan) -> String {
     assert!(!all.is_empty());
     // One trace, and the report names it.
     let ids = spans.to_string();
-    assert!(ids.contains(&trace_id), "the report's trace id {trace_id} is the spans'");
+    assert!(
+        ids.contains(&trace_id),
+        "the report's trace id {trace_id} is the spans'"
+    );
     tree(&spans)
 }
 

@@ -6,11 +6,11 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use orchestrace::content::TelemetryConfig;
+use orchestrace::plan::ToolSpec;
 use orchestrace::semconv as attr;
 use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder};
 use orchestrace::{Orchestrator, Plan, RunReport};
-use orchestrace::content::TelemetryConfig;
-use orchestrace::plan::ToolSpec;
 use serde_json::json;
 use support::{Attr, Receiver, RecvSpan};
 use tracing_subscriber::prelude::*;

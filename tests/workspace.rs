@@ -12,9 +12,17 @@ fn crates(args: &[&str]) -> Vec<String> {
         .output()
         .is_ok_and(|o| o.status.success());
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.args(["tree", "-p", "orchestrace", "-e", "normal", "--prefix", "none"])
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd.args([
+        "tree",
+        "-p",
+        "orchestrace",
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+    ])
+    .args(args)
+    .current_dir(env!("CARGO_MANIFEST_DIR"));
     if lock_complete {
         cmd.args(["--locked", "--offline"]);
     }
@@ -82,7 +90,15 @@ fn without_default_features_there_is_no_network_stack() {
     let names = crates(&["--no-default-features"]);
     assert_absent(
         &names,
-        &["tonic", "reqwest", "hyper", "hyper-util", "h2", "axum", "clap"],
+        &[
+            "tonic",
+            "reqwest",
+            "hyper",
+            "hyper-util",
+            "h2",
+            "axum",
+            "clap",
+        ],
         "orchestrace without default features",
     );
 }

@@ -1,10 +1,12 @@
 //! Shared by the benchmarks: a seeded generator, the plan shapes, and the same shapes built
 //! for the alternatives. Benches cannot share the `tests/support` module, so what they need
 //! lives here.
+// Shared by several bench targets, each using a part: `pub` items reached through `mod common`.
+#![allow(unreachable_pub)]
 #![allow(dead_code)]
 
-use orchestrace::{Plan, Tool, ToolContext, ToolError, ToolRegistry};
 use orchestrace::plan::ToolSpec;
+use orchestrace::{Plan, Tool, ToolContext, ToolError, ToolRegistry};
 use serde_json::{json, Value};
 
 /// `cargo bench` passes `--bench`; `cargo test --all-targets` runs bench binaries without
