@@ -361,7 +361,7 @@ fn a_trace_without_plan_data_gets_the_tree_and_a_timing_based_critical_path() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Loaders, on the real files of ../shared/fixtures (see SOURCES.md there)
+// Loaders, on the real files of tests/fixtures (see SOURCES.md there)
 
 /// What each fixture holds, counted from the file (see SOURCES.md).
 struct Fixture {

@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, TracesData};
 use prost::Message;
 
 /// An attribute value as received.
@@ -270,47 +271,9 @@ impl Receiver {
     /// Every span received so far.
     pub fn spans(&self) -> Vec<RecvSpan> {
         let reqs = self.store.requests.lock().unwrap();
-        let mut out = Vec::new();
-        for req in reqs.iter() {
-            for rs in &req.resource_spans {
-                let resource = rs
-                    .resource
-                    .as_ref()
-                    .map(|r| attrs(&r.attributes))
-                    .unwrap_or_default();
-                for ss in &rs.scope_spans {
-                    for s in &ss.spans {
-                        out.push(RecvSpan {
-                            name: s.name.clone(),
-                            trace_id: hex(&s.trace_id),
-                            span_id: hex(&s.span_id),
-                            parent_span_id: hex(&s.parent_span_id),
-                            start_ns: s.start_time_unix_nano,
-                            end_ns: s.end_time_unix_nano,
-                            attributes: attrs(&s.attributes),
-                            links: s
-                                .links
-                                .iter()
-                                .map(|l| (hex(&l.span_id), attrs(&l.attributes)))
-                                .collect(),
-                            events: s
-                                .events
-                                .iter()
-                                .map(|e| (e.name.clone(), attrs(&e.attributes)))
-                                .collect(),
-                            status_code: s.status.as_ref().map_or(0, |st| st.code),
-                            status_message: s
-                                .status
-                                .as_ref()
-                                .map(|st| st.message.clone())
-                                .unwrap_or_default(),
-                            resource: resource.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        out
+        reqs.iter()
+            .flat_map(|req| recv_spans(&req.resource_spans))
+            .collect()
     }
 
     /// Waits until at least `n` spans arrived (or the timeout passed) and returns them.
@@ -329,6 +292,55 @@ impl Receiver {
     pub async fn stop(mut self) {
         self.kill();
     }
+}
+
+/// The spans of OTLP resource spans, as a receiver sees them.
+pub fn recv_spans(resource_spans: &[ResourceSpans]) -> Vec<RecvSpan> {
+    let mut out = Vec::new();
+    for rs in resource_spans {
+        let resource = rs
+            .resource
+            .as_ref()
+            .map(|r| attrs(&r.attributes))
+            .unwrap_or_default();
+        for ss in &rs.scope_spans {
+            for s in &ss.spans {
+                out.push(RecvSpan {
+                    name: s.name.clone(),
+                    trace_id: hex(&s.trace_id),
+                    span_id: hex(&s.span_id),
+                    parent_span_id: hex(&s.parent_span_id),
+                    start_ns: s.start_time_unix_nano,
+                    end_ns: s.end_time_unix_nano,
+                    attributes: attrs(&s.attributes),
+                    links: s
+                        .links
+                        .iter()
+                        .map(|l| (hex(&l.span_id), attrs(&l.attributes)))
+                        .collect(),
+                    events: s
+                        .events
+                        .iter()
+                        .map(|e| (e.name.clone(), attrs(&e.attributes)))
+                        .collect(),
+                    status_code: s.status.as_ref().map_or(0, |st| st.code),
+                    status_message: s
+                        .status
+                        .as_ref()
+                        .map(|st| st.message.clone())
+                        .unwrap_or_default(),
+                    resource: resource.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The spans of an OTLP JSON document (`{"resourceSpans": …}`, e.g. an in-process capture).
+pub fn spans_of_json(otlp: &serde_json::Value) -> Vec<RecvSpan> {
+    let data: TracesData = serde_json::from_value(otlp.clone()).expect("OTLP JSON");
+    recv_spans(&data.resource_spans)
 }
 
 fn tokio_stream_from(
