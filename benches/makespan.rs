@@ -22,9 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{Deps, Rng};
-use orchestrace::{
-    critical_path, levels_of, Orchestrator, Tool, ToolContext, ToolError, ToolRegistry,
-};
+use orchestrace::graph::{critical_path, levels_of};
+use orchestrace::{Orchestrator, Tool, ToolContext, ToolError, ToolRegistry};
 use serde_json::{json, Value};
 
 /// When each tool body began and ended, by plan index.

@@ -16,6 +16,8 @@
 //! A dagrs node only waits for its dependencies by receiving on its input channels, so the
 //! dagrs no-op receives one message from each dependency and sends one to each dependent —
 //! the least a dagrs user writes to express "runs after".
+// `criterion_group!` defines an undocumented `pub fn benches`.
+#![allow(missing_docs)]
 
 mod common;
 
@@ -27,7 +29,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use dagrs::{
     Action, Content, DefaultNode, EnvVar, Graph, InChannels, Node, NodeTable, OutChannels, Output,
 };
-use orchestrace::{AnalyzedPlan, Orchestrator};
+use orchestrace::schedule::AnalyzedPlan;
+use orchestrace::Orchestrator;
 use tokio::runtime::Runtime;
 
 /// Seed of the random DAG.
@@ -148,7 +151,7 @@ fn scheduling(c: &mut Criterion) {
             name,
             &deps,
             "noop",
-            orchestrace::DEFAULT_MAX_CONCURRENCY,
+            orchestrace::plan::DEFAULT_MAX_CONCURRENCY,
             |_| None,
         );
         let plan = Arc::new(orch.analyze(plan).expect("valid plan"));

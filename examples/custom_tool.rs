@@ -5,9 +5,9 @@
 //! cargo run --example custom_tool
 //! ```
 
-use orchestrace::{
-    Plan, Planner, Runner, StageError, Tool, ToolContext, ToolError, ToolRegistry, ToolSpec,
-};
+use orchestrace::pipeline::{Planner, StageError};
+use orchestrace::plan::ToolSpec;
+use orchestrace::{Plan, Runner, Tool, ToolContext, ToolError, ToolRegistry};
 use serde_json::{json, Value};
 
 /// Looks up the on-call engineer of a service (a stand-in for a real API call).

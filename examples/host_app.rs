@@ -5,8 +5,13 @@
 //! cargo run --example host_app
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 cargo run --example host_app
 //! ```
+//!
+//! The log lines are coloured only on a terminal, and never when `NO_COLOR` is set.
 
-use orchestrace::{Plan, Runner, StaticPlanner};
+use std::io::IsTerminal;
+
+use orchestrace::pipeline::StaticPlanner;
+use orchestrace::{Plan, Runner};
 use tracing::Instrument;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::EnvFilter;
@@ -14,8 +19,15 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (otel, guard) = orchestrace::telemetry::layer()?;
+    // Colour for people at a terminal; plain text into pipes and files, and with NO_COLOR.
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_filter(EnvFilter::new("host_app=info")))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(color)
+                .with_filter(EnvFilter::new("host_app=info")),
+        )
         .with(otel)
         .init();
 

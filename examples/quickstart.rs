@@ -5,7 +5,8 @@
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4317 cargo run --example quickstart
 //! ```
 
-use orchestrace::{Plan, Runner, StaticPlanner};
+use orchestrace::pipeline::StaticPlanner;
+use orchestrace::{Plan, Runner};
 use tracing_subscriber::prelude::*;
 
 #[tokio::main]

@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::trace::v1::TracesData;
@@ -41,7 +40,7 @@ async fn run_exports_over_grpc_and_http() {
             String::from_utf8_lossy(&out.stderr)
         );
         let trace_id = trace_id(&out);
-        let spans = rx.wait_for(before + 11, Duration::from_secs(5)).await;
+        let spans = rx.wait_for(before + 11, Duration::from_secs(30)).await;
         let ours: Vec<_> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
         assert_eq!(
             ours.len(),
@@ -57,7 +56,7 @@ async fn the_endpoint_can_come_from_the_environment() {
     let rx = Receiver::start().await;
     let url = rx.http_url();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_orchestrace"))
+        support::cli::command()
             .args(["run", "examples/plans/parallel.json"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", url)
@@ -69,7 +68,7 @@ async fn the_endpoint_can_come_from_the_environment() {
     .await
     .unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let spans = rx.wait_for(11, Duration::from_secs(5)).await;
+    let spans = rx.wait_for(11, Duration::from_secs(30)).await;
     assert_eq!(spans.len(), 11, "the root, 5 stages, one level, four tools");
     assert!(
         spans

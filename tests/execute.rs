@@ -1,16 +1,84 @@
 //! The executor: dataflow scheduling, limits, retries, fallback, timeouts, cache, failure
-//! policies, panics and cancellation. Concurrency is asserted through recorded ordering and
-//! overlap, never through wall-clock bounds.
+//! policies, panics and cancellation. Every test runs on tokio's paused clock: sleeps and
+//! timeouts advance virtual time exactly, so order and overlap are asserted as exact virtual
+//! times recorded by the tools themselves (never wall-clock bounds).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use orchestrace::{
-    OnFailure, Orchestrator, Plan, RunReport, StrategyChoice, ToolError, ToolRegistry, ToolSpec,
-    ToolStatus,
-};
+use orchestrace::plan::{OnFailure, StrategyChoice, ToolSpec};
+use orchestrace::run::ToolStatus;
+use orchestrace::{Orchestrator, Plan, RunReport, ToolError, ToolRegistry};
 use serde_json::{json, Value};
+use tokio::time::Instant;
+
+/// What the `wait` tools saw, in virtual milliseconds from the test's start.
+#[derive(Clone)]
+struct Clock {
+    t0: Instant,
+    /// (tool id, start ms, end ms); end is `None` while it runs (or if it never finished).
+    log: Arc<Mutex<Vec<(String, u64, Option<u64>)>>>,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            t0: Instant::now(),
+            log: Arc::default(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.t0.elapsed().as_millis()).unwrap()
+    }
+
+    /// The built-ins plus `wait` (`{"ms": N}`: sleeps N ms, recording its interval).
+    fn registry(&self) -> ToolRegistry {
+        let mut reg = ToolRegistry::with_builtins();
+        let clock = self.clone();
+        reg.register_fn("wait", move |input: Value, ctx| {
+            let clock = clock.clone();
+            async move {
+                let ms = input["ms"].as_u64().unwrap_or(0);
+                let row = {
+                    let mut log = clock.log.lock().unwrap();
+                    log.push((ctx.tool_id().to_owned(), clock.now_ms(), None));
+                    log.len() - 1
+                };
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                clock.log.lock().unwrap()[row].2 = Some(clock.now_ms());
+                Ok(input)
+            }
+        });
+        reg
+    }
+
+    fn orchestrator(&self) -> Orchestrator {
+        Orchestrator::new(self.registry())
+    }
+
+    /// The interval a tool ran, `[start, end]` in virtual ms.
+    fn interval(&self, id: &str) -> (u64, u64) {
+        let log = self.log.lock().unwrap();
+        let (_, start, end) = log
+            .iter()
+            .find(|(t, _, _)| t == id)
+            .unwrap_or_else(|| panic!("{id} never started: {log:?}"));
+        (*start, end.unwrap_or_else(|| panic!("{id} never ended")))
+    }
+
+    /// Every recorded interval, sorted by start then id.
+    fn intervals(&self) -> Vec<(String, u64, Option<u64>)> {
+        let mut log = self.log.lock().unwrap().clone();
+        log.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        log
+    }
+}
+
+fn wait(id: &str, ms: u64) -> ToolSpec {
+    ToolSpec::new(id, "wait").with_params(json!({ "ms": ms }))
+}
 
 fn sleep(id: &str, ms: u64) -> ToolSpec {
     ToolSpec::new(id, "sleep").with_params(json!({ "ms": ms }))
@@ -29,108 +97,142 @@ fn status(r: &RunReport, id: &str) -> ToolStatus {
     r.tool(id).unwrap().status
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn dependents_start_when_their_own_dependencies_finish() {
-    // A 10 → B 100, C 100 → D 10. Level barriers would start D after B ends.
+    // a 10 → b 100, c 100 → d 10. Level barriers would start d after b ends (at 110).
+    let clock = Clock::start();
     let plan = Plan::new("p")
-        .with_tool(sleep("a", 10))
-        .with_tool(sleep("b", 100).depends_on("a"))
-        .with_tool(sleep("c", 100))
-        .with_tool(sleep("d", 10).depends_on("c"));
-    let r = run(plan).await;
+        .with_tool(wait("a", 10))
+        .with_tool(wait("b", 100).depends_on("a"))
+        .with_tool(wait("c", 100))
+        .with_tool(wait("d", 10).depends_on("c"));
+    let r = run_with(clock.orchestrator(), plan).await;
     assert!(r.succeeded());
-    let b = r.tool("b").unwrap();
-    let d = r.tool("d").unwrap();
-    assert!(
-        d.started_at.unwrap() < b.ended_at.unwrap(),
-        "d started at {:?}, after b ended at {:?}",
-        d.started_at,
-        b.ended_at
+    assert_eq!(clock.interval("a"), (0, 10));
+    assert_eq!(clock.interval("c"), (0, 100));
+    assert_eq!(clock.interval("b"), (10, 110));
+    assert_eq!(clock.interval("d"), (100, 110));
+    assert_eq!(clock.now_ms(), 110, "the run ends with its last tool");
+    assert_eq!(
+        (r.tool("b").unwrap().group, r.tool("d").unwrap().group),
+        (1, 1)
     );
-    // And every tool started no earlier than its dependency ended.
-    assert!(b.started_at >= r.tool("a").unwrap().ended_at);
-    assert!(d.started_at >= r.tool("c").unwrap().ended_at);
-    assert_eq!((b.group, d.group), (1, 1));
     assert_eq!(r.summary.critical_path.len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn concurrency_cap_is_never_exceeded() {
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let peak = Arc::new(AtomicUsize::new(0));
+    // 12 independent 15 ms tools, at most 3 at a time: four waves at 0, 15, 30 and 45 ms.
+    let clock = Clock::start();
+    let plan = (0..12).fold(Plan::new("p").with_max_concurrency(3), |p, i| {
+        p.with_tool(wait(&format!("t{i}"), 15))
+    });
+    let r = run_with(clock.orchestrator(), plan).await;
+    assert!(r.succeeded());
+    let mut waves = std::collections::BTreeMap::new();
+    for (id, start, end) in clock.intervals() {
+        assert_eq!(end, Some(start + 15), "{id}");
+        *waves.entry(start).or_insert(0) += 1;
+    }
+    assert_eq!(
+        waves.into_iter().collect::<Vec<_>>(),
+        vec![(0, 3), (15, 3), (30, 3), (45, 3)]
+    );
+    assert_eq!(clock.now_ms(), 60);
+    // Slots go in plan order.
+    assert_eq!(clock.interval("t0"), (0, 15));
+    assert_eq!(clock.interval("t3"), (15, 30));
+    assert_eq!(clock.interval("t11"), (45, 60));
+}
+
+#[tokio::test(start_paused = true)]
+async fn serial_strategy_runs_one_at_a_time_in_order() {
+    let clock = Clock::start();
+    let plan = Plan::new("p")
+        .with_strategy(StrategyChoice::Serial)
+        .with_tool(wait("a", 20))
+        .with_tool(wait("b", 20))
+        .with_tool(wait("c", 20));
+    let r = run_with(clock.orchestrator(), plan).await;
+    assert!(r.succeeded());
+    assert_eq!(
+        clock.intervals(),
+        vec![
+            ("a".to_owned(), 0, Some(20)),
+            ("b".to_owned(), 20, Some(40)),
+            ("c".to_owned(), 40, Some(60)),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_back_off_exponentially_then_succeed() {
+    // Fails twice, then succeeds: calls at 0, 10 (backoff 10) and 30 ms (backoff 20).
+    let clock = Clock::start();
+    let calls = Arc::new(Mutex::new(Vec::new()));
     let mut reg = ToolRegistry::with_builtins();
-    let (f, p) = (in_flight.clone(), peak.clone());
-    reg.register_fn("count", move |input, _ctx| {
-        let (f, p) = (f.clone(), p.clone());
+    let (c, k) = (calls.clone(), clock.clone());
+    reg.register_fn("flaky", move |input: Value, ctx| {
+        let (c, k) = (c.clone(), k.clone());
         async move {
-            let now = f.fetch_add(1, Ordering::SeqCst) + 1;
-            p.fetch_max(now, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(15)).await;
-            f.fetch_sub(1, Ordering::SeqCst);
+            c.lock().unwrap().push(k.now_ms());
+            if ctx.attempt() < 2 {
+                return Err(ToolError::new("flaky"));
+            }
             Ok(input)
         }
     });
-    let plan = (0..12).fold(Plan::new("p").with_max_concurrency(3), |p, i| {
-        p.with_tool(ToolSpec::new(format!("t{i}"), "count"))
-    });
-    let r = run_with(Orchestrator::new(reg), plan).await;
-    assert!(r.succeeded());
-    assert!(
-        peak.load(Ordering::SeqCst) <= 3,
-        "peak {}",
-        peak.load(Ordering::SeqCst)
-    );
-    assert!(peak.load(Ordering::SeqCst) >= 2, "never ran in parallel");
-    // Recorded intervals agree: never more than 3 overlap at any start.
-    for t in &r.tools {
-        let s = t.started_at.unwrap();
-        let overlapping = r
-            .tools
-            .iter()
-            .filter(|o| o.started_at.unwrap() <= s && o.ended_at.unwrap() > s)
-            .count();
-        assert!(overlapping <= 3);
-    }
-    // The ones that waited for a slot report their queue wait.
-    assert!(r.tools.iter().any(|t| t.queue_wait() > Duration::ZERO));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serial_strategy_runs_one_at_a_time_in_order() {
-    let plan = Plan::new("p")
-        .with_strategy(StrategyChoice::Serial)
-        .with_tool(sleep("a", 20))
-        .with_tool(sleep("b", 20))
-        .with_tool(sleep("c", 20));
-    let r = run(plan).await;
-    let t: Vec<_> = r.tools.iter().collect();
-    assert!(t[1].started_at >= t[0].ended_at && t[2].started_at >= t[1].ended_at);
-}
-
-#[tokio::test]
-async fn retries_then_succeeds() {
     let orch = Orchestrator::builder()
-        .with_retry_backoff(Duration::from_millis(1))
+        .with_registry(reg)
+        .with_retry_backoff(Duration::from_millis(10))
         .build();
-    let plan = Plan::new("p").with_tool(
-        ToolSpec::new("f", "fail")
-            .with_params(json!({"message": "flaky", "times": 2}))
-            .with_retries(2),
-    );
+    let plan = Plan::new("p").with_tool(ToolSpec::new("f", "flaky").with_retries(2));
     let r = run_with(orch, plan).await;
+    assert_eq!(*calls.lock().unwrap(), vec![0, 10, 30]);
     let f = r.tool("f").unwrap();
     assert_eq!(f.status, ToolStatus::Ok);
     assert_eq!(f.retry_count, 2);
     assert_eq!(f.attempts.len(), 3);
     assert_eq!(f.attempts[0].error.as_ref().unwrap().message, "flaky");
+    assert_eq!(f.attempts[1].error.as_ref().unwrap().message, "flaky");
     assert!(f.attempts[2].error.is_none());
-    // Exponential backoff: the gaps grow.
-    let gap1 = f.attempts[1].start - f.attempts[0].end;
-    let gap2 = f.attempts[2].start - f.attempts[1].end;
-    assert!(gap1 >= Duration::from_millis(1) && gap2 >= Duration::from_millis(2));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
+async fn the_backoff_doubles_up_to_its_cap() {
+    // Base 2 s: waits 2, 4, then 5 (the cap), 5 s.
+    let clock = Clock::start();
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let mut reg = ToolRegistry::with_builtins();
+    let (c, k) = (calls.clone(), clock.clone());
+    reg.register_fn("down", move |_input: Value, _ctx| {
+        let (c, k) = (c.clone(), k.clone());
+        async move {
+            c.lock().unwrap().push(k.now_ms());
+            Err::<Value, _>(ToolError::new("down"))
+        }
+    });
+    let orch = Orchestrator::builder()
+        .with_registry(reg)
+        .with_retry_backoff(Duration::from_secs(2))
+        .build();
+    let plan = Plan::new("p").with_tool(ToolSpec::new("f", "down").with_retries(4));
+    let r = run_with(orch, plan).await;
+    assert_eq!(
+        *calls.lock().unwrap(),
+        vec![0, 2_000, 6_000, 11_000, 16_000]
+    );
+    assert_eq!(
+        orchestrace::execute::MAX_RETRY_BACKOFF,
+        Duration::from_secs(5)
+    );
+    let f = r.tool("f").unwrap();
+    assert_eq!(f.status, ToolStatus::Error);
+    assert_eq!(f.retry_count, 4);
+    assert_eq!(f.error.as_ref().unwrap().message, "down");
+}
+
+#[tokio::test(start_paused = true)]
 async fn fallback_after_retries() {
     let orch = Orchestrator::builder()
         .with_retry_backoff(Duration::from_millis(1))
@@ -148,16 +250,22 @@ async fn fallback_after_retries() {
     assert_eq!(f.retry_count, 1);
     let tools: Vec<_> = f.attempts.iter().map(|a| a.tool.as_str()).collect();
     assert_eq!(tools, vec!["fail", "fail", "echo"]);
-    assert_eq!(f.output, Some(json!({"message": "down"})));
+    assert_eq!(f.output.as_deref(), Some(&json!({"message": "down"})));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn timeout_fails_the_tool_and_skips_dependents() {
+    let t0 = Instant::now();
     let plan = Plan::new("p")
         .with_tool(sleep("slow", 10_000).with_timeout_ms(30))
         .with_tool(ToolSpec::new("after", "echo").depends_on("slow"))
         .with_tool(ToolSpec::new("other", "echo"));
     let r = run(plan).await;
+    assert_eq!(
+        t0.elapsed(),
+        Duration::from_millis(30),
+        "the run ends at the timeout"
+    );
     let slow = r.tool("slow").unwrap();
     assert_eq!(slow.status, ToolStatus::Error);
     assert_eq!(slow.error.as_ref().unwrap().kind, "timeout");
@@ -172,7 +280,7 @@ async fn timeout_fails_the_tool_and_skips_dependents() {
     assert_eq!(status(&r, "other"), ToolStatus::Ok);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn cache_hits_on_a_second_run() {
     let calls = Arc::new(AtomicUsize::new(0));
     let mut reg = ToolRegistry::with_builtins();
@@ -207,13 +315,15 @@ fn failing_plan(policy: OnFailure) -> Plan {
         .with_tool(ToolSpec::new("bad", "fail").with_params(json!({"message": "no"})))
         .with_tool(ToolSpec::new("child", "echo").depends_on("bad"))
         .with_tool(ToolSpec::new("grandchild", "echo").map("x", "{child}"))
-        .with_tool(sleep("long", 2_000))
+        .with_tool(wait("long", 2_000))
         .with_tool(ToolSpec::new("later", "echo").depends_on("long"))
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn continue_skips_only_dependents() {
-    let r = run(failing_plan(OnFailure::Continue).with_tool(sleep("quick", 1))).await;
+    let clock = Clock::start();
+    let plan = failing_plan(OnFailure::Continue).with_tool(wait("quick", 1));
+    let r = run_with(clock.orchestrator(), plan).await;
     assert_eq!(status(&r, "bad"), ToolStatus::Error);
     assert_eq!(status(&r, "child"), ToolStatus::Skipped);
     assert_eq!(
@@ -223,12 +333,19 @@ async fn continue_skips_only_dependents() {
     assert_eq!(status(&r, "long"), ToolStatus::Ok);
     assert_eq!(status(&r, "later"), ToolStatus::Ok);
     assert_eq!(status(&r, "quick"), ToolStatus::Ok);
+    assert_eq!(
+        clock.interval("long"),
+        (0, 2_000),
+        "the failure stopped nothing"
+    );
+    assert_eq!(clock.interval("quick"), (0, 1));
     assert!(!r.succeeded());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn fail_fast_cancels_the_rest() {
-    let r = run(failing_plan(OnFailure::FailFast)).await;
+    let clock = Clock::start();
+    let r = run_with(clock.orchestrator(), failing_plan(OnFailure::FailFast)).await;
     assert_eq!(status(&r, "bad"), ToolStatus::Error);
     let long = r.tool("long").unwrap();
     assert_eq!(long.status, ToolStatus::Cancelled);
@@ -237,13 +354,15 @@ async fn fail_fast_cancels_the_rest() {
         Some("the run stopped after \"bad\" failed (on_failure: fail_fast)")
     );
     assert_eq!(status(&r, "later"), ToolStatus::Cancelled);
-    assert!(
-        r.duration < Duration::from_millis(1_500),
-        "long was not stopped"
+    assert_eq!(clock.now_ms(), 0, "long was stopped at once");
+    assert_eq!(
+        clock.intervals(),
+        vec![("long".to_owned(), 0, None)],
+        "long started and never finished"
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn a_panicking_tool_is_a_failed_tool() {
     let mut reg = ToolRegistry::with_builtins();
     reg.register_fn("boom", |_input: Value, _| async move {
@@ -265,7 +384,7 @@ async fn a_panicking_tool_is_a_failed_tool() {
     assert_eq!(status(&r, "z"), ToolStatus::Ok);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn missing_data_flow_path_fails_only_that_tool() {
     let plan = Plan::new("p")
         .with_tool(ToolSpec::new("a", "echo").with_params(json!({"rows": [1]})))
@@ -281,12 +400,12 @@ async fn missing_data_flow_path_fails_only_that_tool() {
     );
     assert_eq!(b.data_flow[0].value, None);
     let c = r.tool("c").unwrap();
-    assert_eq!(c.output, Some(json!({"v": "n=1"})));
+    assert_eq!(c.output.as_deref(), Some(&json!({"v": "n=1"})));
     assert_eq!(c.data_flow[0].expression, json!("n={a.rows[0]}"));
-    assert_eq!(c.data_flow[0].value, Some(json!("n=1")));
+    assert_eq!(c.data_flow[0].value.as_deref(), Some(&json!("n=1")));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn mapped_inputs_are_laid_over_params() {
     let plan = Plan::new("p")
         .with_tool(ToolSpec::new("a", "echo").with_params(json!({"n": 5})))
@@ -297,22 +416,31 @@ async fn mapped_inputs_are_laid_over_params() {
         );
     let r = run(plan).await;
     assert_eq!(
-        r.tool("b").unwrap().output,
-        Some(json!({"n": 5, "keep": true}))
+        r.tool("b").unwrap().output.as_deref(),
+        Some(&json!({"n": 5, "keep": true}))
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn cancellation_stops_tools_in_flight() {
+    let clock = Clock::start();
     let plan = Plan::new("p")
-        .with_tool(sleep("quick", 1))
-        .with_tool(sleep("slow", 10_000))
+        .with_tool(wait("quick", 1))
+        .with_tool(wait("slow", 10_000))
         .with_tool(ToolSpec::new("after", "echo").depends_on("slow"));
-    let orch = Orchestrator::default();
+    let orch = clock.orchestrator();
     let analyzed = orch.analyze(plan).unwrap();
     let r = orch
         .run_until(&analyzed, tokio::time::sleep(Duration::from_millis(100)))
         .await;
+    assert_eq!(clock.now_ms(), 100, "the run ends when cancelled");
+    assert_eq!(
+        clock.intervals(),
+        vec![
+            ("quick".to_owned(), 0, Some(1)),
+            ("slow".to_owned(), 0, None)
+        ]
+    );
     assert_eq!(status(&r, "quick"), ToolStatus::Ok);
     assert_eq!(status(&r, "slow"), ToolStatus::Cancelled);
     assert_eq!(status(&r, "after"), ToolStatus::Cancelled);
@@ -323,34 +451,27 @@ async fn cancellation_stops_tools_in_flight() {
     assert!(r.cancelled());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn dropping_the_run_future_aborts_tools() {
-    let finished = Arc::new(AtomicBool::new(false));
-    let mut reg = ToolRegistry::with_builtins();
-    let f = finished.clone();
-    reg.register_fn("slow", move |input, _| {
-        let f = f.clone();
-        async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            f.store(true, Ordering::SeqCst);
-            Ok(input)
-        }
-    });
-    let orch = Orchestrator::new(reg);
+    let clock = Clock::start();
+    let orch = clock.orchestrator();
     let analyzed = orch
-        .analyze(Plan::new("p").with_tool(ToolSpec::new("s", "slow")))
+        .analyze(Plan::new("p").with_tool(wait("s", 300)))
         .unwrap();
     let dropped = tokio::time::timeout(Duration::from_millis(50), orch.run(&analyzed)).await;
     assert!(dropped.is_err());
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(
-        !finished.load(Ordering::SeqCst),
+    assert_eq!(clock.now_ms(), 650);
+    assert_eq!(
+        clock.intervals(),
+        vec![("s".to_owned(), 0, None)],
         "the tool kept running after the drop"
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_seed_plan_runs_with_sensible_rows() {
+    let t0 = Instant::now();
     let plan = Plan::from_path(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/examples/plans/ci_ops.json"
@@ -358,9 +479,11 @@ async fn the_seed_plan_runs_with_sensible_rows() {
     .unwrap();
     let r = run(plan).await;
     assert!(r.succeeded(), "{:?}", r.tools);
+    // primary 80 ms ∥ secondary 90 ms, then aggregate 150 ms (the plan's latency_ms).
+    assert_eq!(t0.elapsed(), Duration::from_millis(240));
     let agg = r.tool("aggregate").unwrap();
-    assert_eq!(agg.data_flow[0].value, Some(json!(42)));
-    assert_eq!(agg.data_flow[1].value, Some(json!(28)));
+    assert_eq!(agg.data_flow[0].value.as_deref(), Some(&json!(42)));
+    assert_eq!(agg.data_flow[1].value.as_deref(), Some(&json!(28)));
     assert_eq!(
         agg.output.as_ref().unwrap()["inputs"],
         json!({"primary_count": 42, "secondary_count": 28})
@@ -368,7 +491,7 @@ async fn the_seed_plan_runs_with_sensible_rows() {
     assert_eq!(r.execution_plan.execution_groups.len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn progress_counts_up_to_the_total() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let s = seen.clone();

@@ -2,15 +2,17 @@
 //! Jaeger, Tempo and OpenTelemetry, the sources and their exit codes, the run → inspect round
 //! trip, and snapshots of the text views.
 
-mod inspect_support;
+mod support;
 
 use std::collections::BTreeSet;
 
-use inspect_support::*;
-use orchestrace::inspect::{
-    self, analyze, Analysis, CriticalPathBasis, RenderOptions, SuggestionKind, Trace,
+use orchestrace_inspect as inspect;
+use orchestrace_inspect::{
+    analyze, Analysis, CriticalPathBasis, RenderOptions, SuggestionKind, Trace,
 };
 use serde_json::{json, Value};
+use support::orchestrace;
+use support::traces::*;
 
 fn analysis_of(doc: &Value) -> Analysis {
     analyze(&Trace::from_otlp_json(doc).expect("the synthetic trace loads"))
@@ -31,8 +33,8 @@ fn suggestions(a: &Analysis, kind: SuggestionKind) -> Vec<&inspect::Suggestion> 
 fn seed_example_analysis_has_the_exact_numbers() {
     let a = analysis_of(&seed_trace());
     assert_eq!(a.trace_id, TRACE_ID);
-    assert_eq!(a.execution_strategy.as_deref(), Some("dag"));
-    assert_eq!(a.makespan_ms, 2400.0);
+    assert_eq!(a.execution_strategy.map(|s| s.as_str()), Some("dag"));
+    assert_eq!(a.total_duration_ms, 2400.0);
     assert_eq!(a.serial_duration_ms, 3200.0);
     assert_eq!(a.time_saved_ms, 800.0);
     assert_eq!(a.time_saved_pct, 25.0);
@@ -41,7 +43,7 @@ fn seed_example_analysis_has_the_exact_numbers() {
     assert_eq!(a.critical_path_basis, CriticalPathBasis::Dependencies);
     assert_eq!(a.level_barrier_ms, Some(2400.0));
     type Row<'a> = (&'a str, &'a str, usize, usize, f64, f64, &'a str, f64);
-    let rows: Vec<Row> = a
+    let rows: Vec<Row<'_>> = a
         .tools
         .iter()
         .map(|t| {
@@ -150,7 +152,7 @@ fn timing_critical_path_differs_from_the_dependency_one_under_a_concurrency_cap(
     assert_eq!(a.critical_path, ["a"]);
     assert_eq!(a.critical_path_ms, 100.0);
     assert_eq!(a.timing_critical_path, ["a", "b", "c"]);
-    assert_eq!(a.makespan_ms, 180.0);
+    assert_eq!(a.total_duration_ms, 180.0);
     assert_eq!(a.serial_duration_ms, 180.0);
     assert_eq!(a.time_saved_ms, 0.0);
     assert_eq!(a.level_barrier_ms, Some(150.0));
@@ -186,7 +188,7 @@ fn level_barrier_is_what_level_by_level_execution_would_take() {
                 .flow("x", "{C}", json!(1)),
         ],
     ));
-    assert_eq!(a.makespan_ms, 110.0);
+    assert_eq!(a.total_duration_ms, 110.0);
     assert_eq!(a.serial_duration_ms, 220.0);
     assert_eq!(a.level_barrier_ms, Some(200.0));
     assert_eq!(a.critical_path_ms, 110.0);
@@ -274,7 +276,7 @@ fn a_serial_strategy_over_independent_tools_is_flagged() {
                 .flow("x", "{a}", json!(1)),
         ],
     ));
-    assert_eq!(a.makespan_ms, 300.0);
+    assert_eq!(a.total_duration_ms, 300.0);
     assert_eq!(a.critical_path, ["a", "c"]);
     assert_eq!(a.level_barrier_ms, Some(200.0));
     let s = suggestions(&a, SuggestionKind::SerialStrategy);
@@ -333,7 +335,7 @@ fn a_trace_without_plan_data_gets_the_tree_and_a_timing_based_critical_path() {
     assert!(!a.plan_data);
     assert_eq!(a.execution_strategy, None);
     assert_eq!(a.level_barrier_ms, None);
-    assert_eq!(a.makespan_ms, 100.0);
+    assert_eq!(a.total_duration_ms, 100.0);
     // Self times: GET / 100 - 90 = 10, auth 40, db 60, cache 10.
     assert_eq!(a.serial_duration_ms, 120.0);
     // From the end (Jaeger's rule: the child that ended last before the cursor): GET / from
@@ -359,7 +361,7 @@ fn a_trace_without_plan_data_gets_the_tree_and_a_timing_based_critical_path() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Loaders, on the real files of ../shared/fixtures (see SOURCES.md there)
+// Loaders, on the real files of tests/fixtures (see SOURCES.md there)
 
 /// What each fixture holds, counted from the file (see SOURCES.md).
 struct Fixture {
@@ -616,7 +618,7 @@ fn follows_from_references_and_links_are_kept() {
 fn orchestrace_traces_read_back_into_tools_and_levels() {
     let t = Trace::from_otlp_json(&seed_trace()).unwrap();
     let o = t.orchestration().unwrap();
-    assert_eq!(o.strategy.as_deref(), Some("dag"));
+    assert_eq!(o.strategy.map(|s| s.as_str()), Some("dag"));
     assert_eq!(o.plan_id.as_deref(), Some("ci-ops-42"));
     let levels: Vec<(usize, &str, Vec<&str>, f64)> = o
         .levels
@@ -641,7 +643,7 @@ fn orchestrace_traces_read_back_into_tools_and_levels() {
     assert_eq!(agg.depends_on, ["primary", "secondary"]);
     assert_eq!(agg.data_flow[0].key, "primary_count");
     assert_eq!(agg.data_flow[0].expression, "{primary.data.rows[0].count}");
-    assert_eq!(agg.data_flow[0].value, 42);
+    assert_eq!(agg.data_flow[0].value.as_deref(), Some(&json!(42)));
     assert_eq!(agg.params.as_ref().unwrap()["group_by"], json!(["ci_type"]));
     assert_eq!(agg.result_count, Some(2));
     assert_eq!(o.tool("primary").unwrap().parallel_with, ["secondary"]);
@@ -739,13 +741,13 @@ fn malformed_files_exit_2_with_one_located_line() {
     for (path, message) in cases {
         let p = path.to_str().unwrap();
         one_line_error(
-            &orchestrace(&["inspect", p, "--json"]),
+            &orchestrace(&["inspect", p, "--json"], &[]),
             2,
             &format!("{p}: {message}"),
         );
     }
     one_line_error(
-        &orchestrace(&["inspect", "tests/no-such-trace.json"]),
+        &orchestrace(&["inspect", "tests/no-such-trace.json"], &[]),
         2,
         "tests/no-such-trace.json: cannot read the trace: no such file",
     );
@@ -760,7 +762,10 @@ fn an_unreachable_source_exits_3() {
     };
     for flag in ["--jaeger", "--tempo"] {
         let url = format!("http://127.0.0.1:{port}");
-        let out = orchestrace(&["inspect", flag, &url, "0af7651916cd43dd8448eb211c80319c"]);
+        let out = orchestrace(
+            &["inspect", flag, &url, "0af7651916cd43dd8448eb211c80319c"],
+            &[],
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{stderr}");
         assert!(
@@ -772,17 +777,20 @@ fn an_unreachable_source_exits_3() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
     }
     one_line_error(
-        &orchestrace(&[
-            "inspect",
-            "--jaeger",
-            "http://127.0.0.1:1",
-            "not-a-trace-id",
-        ]),
+        &orchestrace(
+            &[
+                "inspect",
+                "--jaeger",
+                "http://127.0.0.1:1",
+                "not-a-trace-id",
+            ],
+            &[],
+        ),
         2,
         "invalid trace id \"not-a-trace-id\": expected 1 to 32 hex digits",
     );
     one_line_error(
-        &orchestrace(&["inspect", "--tempo", "localhost:3200", "abc"]),
+        &orchestrace(&["inspect", "--tempo", "localhost:3200", "abc"], &[]),
         2,
         "invalid URL \"localhost:3200\": expected http://HOST[:PORT][/PATH]",
     );
@@ -817,26 +825,32 @@ fn traces_are_fetched_from_jaeger_and_tempo() {
     assert_eq!(t.spans.len(), 8);
     assert_eq!(t.trace_id, "3ba55609c3cde49649cd77d1f9dcd936");
 
-    let out = orchestrace(&[
-        "inspect",
-        "--jaeger",
-        &base,
-        "2db17286b3e6b148",
-        "--view",
-        "none",
-    ]);
+    let out = orchestrace(
+        &[
+            "inspect",
+            "--jaeger",
+            &base,
+            "2db17286b3e6b148",
+            "--view",
+            "none",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "trace 2db17286b3e6b148\n"
     );
-    let out = orchestrace(&[
-        "inspect",
-        "--tempo",
-        &base,
-        "3ba55609c3cde49649cd77d1f9dcd936",
-        "--json",
-    ]);
+    let out = orchestrace(
+        &[
+            "inspect",
+            "--tempo",
+            &base,
+            "3ba55609c3cde49649cd77d1f9dcd936",
+            "--json",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(0));
     let a: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(a["tools"].as_array().unwrap().len(), 8);
@@ -862,7 +876,7 @@ fn traces_are_fetched_from_jaeger_and_tempo() {
             format!("Tempo answer from {base}/api/traces/0000000000000000000000000000beef: 1:2: invalid JSON: key must be a string"),
         ),
     ] {
-        one_line_error(&orchestrace(&["inspect", flag, &base, id]), code, &message);
+        one_line_error(&orchestrace(&["inspect", flag, &base, id], &[]), code, &message);
     }
 }
 
@@ -875,13 +889,16 @@ fn run_trace_out_then_inspect_gives_the_same_analysis() {
     for plan in ["ci_ops", "diamond", "failing"] {
         let file = dir.path().join(format!("{plan}.json"));
         let f = file.to_str().unwrap();
-        let run = orchestrace(&[
-            "run",
-            &format!("examples/plans/{plan}.json"),
-            "--trace-out",
-            f,
-            "--json",
-        ]);
+        let run = orchestrace(
+            &[
+                "run",
+                &format!("examples/plans/{plan}.json"),
+                "--trace-out",
+                f,
+                "--json",
+            ],
+            &[],
+        );
         assert!(
             matches!(run.status.code(), Some(0 | 1)),
             "{}",
@@ -889,7 +906,7 @@ fn run_trace_out_then_inspect_gives_the_same_analysis() {
         );
         let result: Value = serde_json::from_slice(&run.stdout).unwrap();
         let exec = &result["execution"];
-        let inspected = orchestrace(&["inspect", f, "--json"]);
+        let inspected = orchestrace(&["inspect", f, "--json"], &[]);
         assert_eq!(
             inspected.status.code(),
             Some(0),
@@ -904,7 +921,7 @@ fn run_trace_out_then_inspect_gives_the_same_analysis() {
             "{plan}"
         );
         assert_eq!(
-            a.execution_strategy.as_deref(),
+            a.execution_strategy.map(|s| s.as_str()),
             exec["strategy"].as_str(),
             "{plan}"
         );
@@ -922,7 +939,7 @@ fn run_trace_out_then_inspect_gives_the_same_analysis() {
         for (t, r) in a.tools.iter().zip(&ran) {
             assert_eq!(t.id, r["id"].as_str().unwrap(), "{plan}");
             assert_eq!(t.tool, r["tool"].as_str().unwrap(), "{plan}");
-            assert_eq!(t.status, r["status"].as_str().unwrap(), "{plan}");
+            assert_eq!(t.status.as_str(), r["status"].as_str().unwrap(), "{plan}");
             assert_eq!(t.group as u64, r["group"].as_u64().unwrap(), "{plan}");
             assert_eq!(t.order as u64, r["order"].as_u64().unwrap(), "{plan}");
             let measured = match (r["started_at"].as_f64(), r["ended_at"].as_f64()) {
@@ -937,7 +954,7 @@ fn run_trace_out_then_inspect_gives_the_same_analysis() {
         }
         // Span clocks and the executor's clock differ by the span bookkeeping only.
         close(
-            a.makespan_ms,
+            a.total_duration_ms,
             summary["total_duration_ms"].as_f64().unwrap(),
             plan,
         );
@@ -1041,7 +1058,7 @@ fn snapshot_failing_run_views() {
 #[test]
 fn snapshot_jaeger_trace_without_plan_data() {
     let file = fixtures().join("jaeger/jaeger-ui_trace_11-spans_follows-from_error.json");
-    let out = orchestrace(&["inspect", file.to_str().unwrap()]);
+    let out = orchestrace(&["inspect", file.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     assert_snapshot("jaeger_11_spans_views.txt", &text);
@@ -1066,7 +1083,7 @@ fn every_view_of_every_fixture_fits_100_columns_without_colour_when_piped() {
         );
     }
     for f in &files {
-        let out = orchestrace(&["inspect", f]);
+        let out = orchestrace(&["inspect", f], &[]);
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -1089,7 +1106,7 @@ fn every_view_of_every_fixture_fits_100_columns_without_colour_when_piped() {
             ("timeline", "Timeline"),
             ("analysis", "Performance Analysis"),
         ] {
-            let out = orchestrace(&["inspect", f, "--view", view]);
+            let out = orchestrace(&["inspect", f, "--view", view], &[]);
             let text = String::from_utf8(out.stdout).unwrap();
             assert!(text.contains(heading), "{f} --view {view}");
         }
@@ -1106,7 +1123,7 @@ fn the_seed_trace_file_is_the_synthetic_seed() {
         std::fs::write(&path, &expected).unwrap();
     }
     assert_eq!(std::fs::read_to_string(&path).unwrap(), expected);
-    let out = orchestrace(&["inspect", "tests/traces/seed.json", "--json"]);
+    let out = orchestrace(&["inspect", "tests/traces/seed.json", "--json"], &[]);
     let a: Analysis = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(a, analysis_of(&seed_trace()));
 }

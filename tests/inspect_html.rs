@@ -5,13 +5,15 @@
 //! the `CHROMIUM` variable or at `/usr/bin/chromium`. Under `CI=true` a missing browser fails
 //! the test; locally it is skipped with a note.
 
-mod inspect_support;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use inspect_support::*;
-use orchestrace::inspect::{self, analyze, Trace};
+use orchestrace_inspect as inspect;
+use orchestrace_inspect::{analyze, Trace};
+use support::orchestrace;
+use support::traces::*;
 
 fn report(trace: &Trace) -> String {
     let mut out = Vec::new();
@@ -199,14 +201,17 @@ fn inspect_html_writes_the_report_file() {
     let dir = tempfile::tempdir().unwrap();
     let trace_file = write_temp(dir.path(), "seed.json", &seed_trace().to_string());
     let html = dir.path().join("report.html");
-    let out = orchestrace(&[
-        "inspect",
-        trace_file.to_str().unwrap(),
-        "--view",
-        "none",
-        "--html",
-        html.to_str().unwrap(),
-    ]);
+    let out = orchestrace(
+        &[
+            "inspect",
+            trace_file.to_str().unwrap(),
+            "--view",
+            "none",
+            "--html",
+            html.to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -215,12 +220,15 @@ fn inspect_html_writes_the_report_file() {
     );
     let text = std::fs::read_to_string(&html).unwrap();
     assert_eq!(text.matches("class=\"bar").count(), 3);
-    let out = orchestrace(&[
-        "inspect",
-        trace_file.to_str().unwrap(),
-        "--html",
-        dir.path().join("no/such/dir/r.html").to_str().unwrap(),
-    ]);
+    let out = orchestrace(
+        &[
+            "inspect",
+            trace_file.to_str().unwrap(),
+            "--html",
+            dir.path().join("no/such/dir/r.html").to_str().unwrap(),
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
 }

@@ -10,47 +10,21 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use orchestrace::telemetry::{attributes as attr, extract, inject, OtlpProtocol, TelemetryBuilder};
+use orchestrace::propagation::{extract, inject};
+use orchestrace::semconv as attr;
+use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder};
+use support::cli::wait_bounded;
 use support::{Attr, Receiver, RecvSpan};
 use tracing_subscriber::prelude::*;
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 
-/// Waits for `child` at most `limit`; kills it and returns `None` past the limit.
-fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
-/// Builds the `remote_tool` example (a no-op when `cargo test` already built it) and returns
-/// its path, next to the `orchestrace` binary's directory.
+/// Builds the `remote_tool` example for this test's profile and returns its path.
 fn remote_tool_binary() -> PathBuf {
-    let mut build = Command::new(env!("CARGO"))
-        .args(["build", "--example", "remote_tool"])
-        .current_dir(MANIFEST_DIR)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("cargo runs");
-    let status =
-        wait_bounded(&mut build, Duration::from_secs(900)).expect("the example builds in time");
-    assert!(status.success(), "cargo build --example remote_tool failed");
-    let profile_dir = Path::new(env!("CARGO_BIN_EXE_orchestrace"))
-        .parent()
-        .unwrap();
-    let bin = profile_dir
+    support::cli::cargo_build(&["--example", "remote_tool"]);
+    let bin = support::cli::profile_dir()
         .join("examples")
         .join(format!("remote_tool{}", std::env::consts::EXE_SUFFIX));
     assert!(bin.exists(), "{} is missing", bin.display());
@@ -132,7 +106,7 @@ impl Drop for Service {
 /// Runs `orchestrace run PLAN --otlp URL --json`, bounded; returns (exit code, stdout).
 fn run_plan(plan: &Path, otlp: &str, dir: &Path) -> (Option<i32>, serde_json::Value) {
     let (out, err) = (dir.join("run.out"), dir.join("run.err"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_orchestrace"))
+    let mut child = support::cli::command()
         .arg("run")
         .arg(plan)
         .args(["--otlp", otlp, "--protocol", "grpc", "--json"])
@@ -396,7 +370,7 @@ async fn continued_and_linked_spans_arrive_over_otlp() {
         .await
         .unwrap();
     assert_eq!(summary.dropped, 0, "{summary:?}");
-    let spans = rx.wait_for(4, Duration::from_secs(10)).await;
+    let spans = rx.wait_for(4, Duration::from_secs(30)).await;
     let named = |n: &str| {
         spans
             .iter()

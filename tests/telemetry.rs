@@ -1,14 +1,20 @@
-//! Spans over the wire: a real OTLP receiver (in process, on loopback) decodes what the
-//! exporter sends over gRPC and over HTTP/protobuf, and the tests assert on what arrived.
+//! The spans of a run, attribute by attribute. The seed plan goes over the wire: a real OTLP
+//! receiver (in process, on loopback) decodes what the exporter sends over gRPC and over
+//! HTTP/protobuf. The rest reads the in-process capture (no network).
 
 mod support;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use orchestrace::telemetry::{attributes as attr, OtlpProtocol, TelemetryBuilder};
-use orchestrace::{Orchestrator, Plan, RunReport, TelemetryConfig, ToolSpec};
+use orchestrace::content::TelemetryConfig;
+use orchestrace::plan::ToolSpec;
+use orchestrace::semconv as attr;
+use orchestrace::telemetry::{OtlpProtocol, TelemetryBuilder};
+use orchestrace::{Orchestrator, Plan, RunReport};
 use serde_json::json;
+use support::receiver::spans_of_json;
+use support::spantree::capture;
 use support::{Attr, Receiver, RecvSpan};
 use tracing_subscriber::prelude::*;
 
@@ -47,6 +53,14 @@ async fn traced_run(
         .unwrap();
     assert_eq!(summary.dropped, 0, "{summary:?}");
     report
+}
+
+/// Runs `plan` with spans captured in process; returns the report and the spans.
+async fn captured_run(plan: Plan, config: TelemetryConfig) -> (RunReport, Vec<RecvSpan>) {
+    let orch = Orchestrator::builder().with_telemetry(config).build();
+    let analyzed = orch.analyze(plan).unwrap();
+    let (report, otlp) = capture(orch.run(&analyzed)).await;
+    (report, spans_of_json(&otlp))
 }
 
 fn by_name<'a>(spans: &'a [RecvSpan], name: &str) -> Vec<&'a RecvSpan> {
@@ -225,7 +239,7 @@ async fn ci_ops_spans_arrive_over_grpc() {
         TelemetryConfig::default(),
     )
     .await;
-    let spans = rx.wait_for(6, Duration::from_secs(5)).await;
+    let spans = rx.wait_for(6, Duration::from_secs(30)).await;
     assert_ci_ops_tree(&spans, &report);
 }
 
@@ -239,13 +253,12 @@ async fn ci_ops_spans_arrive_over_http_protobuf() {
         TelemetryConfig::default(),
     )
     .await;
-    let spans = rx.wait_for(6, Duration::from_secs(5)).await;
+    let spans = rx.wait_for(6, Duration::from_secs(30)).await;
     assert_ci_ops_tree(&spans, &report);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn failures_retries_and_skips_are_on_the_spans() {
-    let rx = Receiver::start().await;
     let plan = Plan::new("failing")
         .with_tool(
             ToolSpec::new("flaky", "fail")
@@ -259,14 +272,7 @@ async fn failures_retries_and_skips_are_on_the_spans() {
                 .with_fallback("echo"),
         )
         .with_tool(ToolSpec::new("child", "echo").map("v", "{down.value}"));
-    let report = traced_run(
-        rx.grpc_url(),
-        OtlpProtocol::Grpc,
-        plan,
-        TelemetryConfig::default(),
-    )
-    .await;
-    let spans = rx.wait_for(7, Duration::from_secs(5)).await;
+    let (report, spans) = captured_run(plan, TelemetryConfig::default()).await;
     assert_eq!(spans.len(), 1 + 2 + 4, "execute, two levels, four tools");
 
     let down = tool(&spans, "down");
@@ -308,15 +314,13 @@ async fn failures_retries_and_skips_are_on_the_spans() {
     assert!(!report.succeeded());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn content_capture_is_opt_in_and_redacted() {
-    let rx = Receiver::start().await;
     let plan = Plan::new("p").with_tool(
         ToolSpec::new("login", "echo").with_params(json!({"user": "kim", "password": "hunter2"})),
     );
     let config = TelemetryConfig::default().with_capture_content(true);
-    traced_run(rx.grpc_url(), OtlpProtocol::Grpc, plan, config).await;
-    let spans = rx.wait_for(3, Duration::from_secs(5)).await;
+    let (_, spans) = captured_run(plan, config).await;
     let login = tool(&spans, "login");
     let args: serde_json::Value =
         serde_json::from_str(login.attr(attr::GEN_AI_TOOL_CALL_ARGUMENTS).str()).unwrap();
@@ -328,13 +332,9 @@ async fn content_capture_is_opt_in_and_redacted() {
     assert_eq!(params["password"], "[REDACTED]");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_host_span_is_the_parent_of_ours() {
-    let rx = Receiver::start().await;
-    let telemetry = TelemetryBuilder::new()
-        .with_endpoint(rx.grpc_url())
-        .build()
-        .unwrap();
+    let telemetry = TelemetryBuilder::new().with_capture(true).build().unwrap();
     // The host's own layers beside ours: a fmt layer writing to a sink.
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink))
@@ -348,10 +348,12 @@ async fn a_host_span_is_the_parent_of_ours() {
         use tracing::Instrument;
         orch.run(&analyzed).instrument(request).await;
     }
-    tokio::task::spawn_blocking(move || guard.shutdown())
-        .await
-        .unwrap();
-    let spans = rx.wait_for(7, Duration::from_secs(5)).await;
+    let spans = spans_of_json(&guard.captured().unwrap());
+    assert_eq!(
+        spans.len(),
+        7,
+        "the host span, execute, two levels, three tools"
+    );
     let host = by_name(&spans, "http_request")[0];
     let execute = by_name(&spans, "execute")[0];
     assert_eq!(execute.parent_span_id, host.span_id);
@@ -359,20 +361,13 @@ async fn a_host_span_is_the_parent_of_ours() {
     assert!(host.parent_span_id.is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn parallel_with_is_bounded_on_wide_levels() {
-    let rx = Receiver::start().await;
     let plan = (0..200).fold(Plan::new("wide"), |p, i| {
         p.with_tool(ToolSpec::new(format!("t{i:03}"), "echo"))
     });
-    traced_run(
-        rx.grpc_url(),
-        OtlpProtocol::Grpc,
-        plan,
-        TelemetryConfig::default(),
-    )
-    .await;
-    let spans = rx.wait_for(202, Duration::from_secs(5)).await;
+    let (_, spans) = captured_run(plan, TelemetryConfig::default()).await;
+    assert_eq!(spans.len(), 202, "execute, one level, 200 tools");
     let t0 = tool(&spans, "t000");
     let listed = strings(t0.attr(attr::PARALLEL_WITH));
     assert_eq!(listed.len(), attr::MAX_PARALLEL_WITH);

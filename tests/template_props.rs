@@ -9,7 +9,7 @@
 //!
 //! The coverage-guided fuzz targets under `fuzz/` (nightly only) explore the same parser.
 
-use orchestrace::{Part, Reference, Step, Template};
+use orchestrace::dataflow::{Part, Reference, Step, Template};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};

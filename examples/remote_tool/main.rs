@@ -2,7 +2,7 @@
 //! Tempo under the `execute_tool http` span that called it.
 //!
 //! Each `POST /lookup` (`{"keywords": [...], "latency_ms": N}`) extracts the W3C context from
-//! the request headers with [`orchestrace::telemetry::extract`], makes its server span a child
+//! the request headers with [`orchestrace::propagation::extract`], makes its server span a child
 //! of the caller's tool span, and does its work in spans of its own (`lookup` → `score`). It
 //! exports to the same collector as the orchestrator, configured by the `OTEL_*` variables.
 //!
@@ -24,7 +24,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use orchestrace::telemetry::{extract, TelemetryBuilder};
+use orchestrace::propagation::extract;
+use orchestrace::telemetry::TelemetryBuilder;
 use serde_json::{json, Value};
 use tracing::field::Empty;
 use tracing::Instrument;

@@ -7,7 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use orchestrace::{analyze, Plan, PlanError};
+use orchestrace::schedule::analyze;
+use orchestrace::{Plan, PlanError};
 
 fuzz_target!(|data: &[u8]| {
     match Plan::from_json_slice(data) {

@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use orchestrace::{Mapping, Part, Reference, Template};
+use orchestrace::dataflow::{Mapping, Part, Reference, Template};
 use serde_json::{json, Value};
 
 fuzz_target!(|data: &[u8]| {

@@ -1,6 +1,7 @@
 //! Trace generators for the tests and the benchmark: OTLP JSON text of the shapes that once
 //! took quadratic time (many tools, one parent with many children, deep chains, JSON lines).
 #![allow(dead_code)]
+#![allow(unreachable_pub)]
 
 use std::fmt::Write;
 

@@ -1,12 +1,10 @@
-//! Support for the inspector tests: synthetic orchestrace traces with known timings (as the
-//! OTLP JSON our `--trace-out` writes), golden snapshots, the binary, and a one-file HTTP
-//! server standing in for Jaeger and Tempo.
-#![allow(dead_code)]
+//! Synthetic orchestrace traces with known timings (as the OTLP JSON `--trace-out` writes),
+//! the trace fixtures in `tests/fixtures`, golden snapshots, and a one-file HTTP server
+//! standing in for Jaeger and Tempo.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
@@ -400,15 +398,11 @@ pub fn failing_trace() -> Value {
     )
 }
 
-pub fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+pub use super::cli::manifest;
 
-/// The shared trace fixtures: `../shared/fixtures` beside the crate, or `ORCHESTRACE_FIXTURES`.
+/// The trace fixtures in the repository (`tests/fixtures`, provenance in its `SOURCES.md`).
 pub fn fixtures() -> PathBuf {
-    std::env::var_os("ORCHESTRACE_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest().join("../shared/fixtures"))
+    manifest().join("tests/fixtures")
 }
 
 /// Compares `actual` with `tests/snapshots/{name}` as a whole; `UPDATE_SNAPSHOTS=1` rewrites it.
@@ -438,18 +432,6 @@ pub fn assert_snapshot(name: &str, actual: &str) {
             actual.lines().nth(line).unwrap_or("<end>"),
         );
     }
-}
-
-/// Runs the binary from the crate's directory, without any exporter configured.
-pub fn orchestrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_orchestrace"))
-        .args(args)
-        .current_dir(manifest())
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("the binary runs")
 }
 
 pub fn write_temp(dir: &Path, name: &str, body: &str) -> PathBuf {
