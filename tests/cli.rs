@@ -44,7 +44,7 @@ const BAD_PLANS: &[(&str, &str)] = &[
     ("tools_not_array.json", "1:10: invalid type: map, expected a sequence"),
     ("unknown_dependency.json", "tools[1] \"b\", depends_on[1]: unknown tool \"c\""),
     ("unknown_fallback.json", "tools[0] \"a\", fallback: unknown tool type \"nope\""),
-    ("unknown_plan_field.json", "1:51: unknown field `strategy`, expected one of `plan_id`, `query`, `execution_strategy`, `max_concurrency`, `on_failure`, `tools`"),
+    ("unknown_plan_field.json", "1:51: unknown field `strategy`, expected one of `plan_id`, `query`, `execution_strategy`, `max_concurrency`, `on_failure`, `memory_budget_mb`, `tools`"),
     ("unknown_tool_field.json", "3:14: unknown field `dependson`, expected one of `id`, `tool`, `asset_id`, `params`, `depends_on`, `output_mapping`, `timeout_ms`, `retries`, `fallback`, `cache_ttl_ms`, `expected_duration_ms`"),
     ("unknown_tool_type.json", "tools[1] \"b\", tool: unknown tool type \"teleport\""),
     ("whitespace_only.json", "the plan is empty"),

@@ -127,6 +127,6 @@ fn an_unwritable_trace_out_is_a_located_error() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: /nonexistent/dir/t.json: cannot write the trace: No such file or directory (os error 2)\n"
+        "error: --trace-out /nonexistent/dir/t.json: the folder /nonexistent/dir does not exist\n"
     );
 }

@@ -21,7 +21,12 @@ const COLLECTOR: &str = "otel-collector";
 const JAEGER: &str = "jaeger";
 const TEMPO: &str = "tempo";
 const GRAFANA: &str = "grafana";
-const REQUIRED_SERVICES: [&str; 4] = [COLLECTOR, JAEGER, TEMPO, GRAFANA];
+const PROMETHEUS: &str = "prometheus";
+const REQUIRED_SERVICES: [&str; 5] = [COLLECTOR, JAEGER, TEMPO, GRAFANA, PROMETHEUS];
+/// The tail-sampling example, checked as if compose mounted it for the collector.
+const TAIL_SAMPLING: &str = "deploy/otel-collector-tail-sampling.yaml";
+/// The provisioned dashboard.
+const DASHBOARD: &str = "deploy/grafana/dashboards/orchestrace-runs.json";
 /// Where the Grafana image reads provisioned data sources from.
 const GRAFANA_DATASOURCES_DIR: &str = "/etc/grafana/provisioning/datasources";
 /// The collector release that renamed the `otlp`/`otlphttp` exporters to
@@ -343,6 +348,19 @@ fn listen_ports(stack: &Stack, name: &str) -> Result<BTreeSet<u16>, String> {
         if let Some(receivers) = cfg.get("distributor").and_then(|d| d.get("receivers")) {
             endpoints_below(receivers, &mut endpoints);
         }
+    } else if repo == "prom/prometheus" {
+        // --web.listen-address, default 0.0.0.0:9090.
+        let command = command_line(svc);
+        let address = command
+            .split_whitespace()
+            .find_map(|a| a.strip_prefix("--web.listen-address="))
+            .unwrap_or("0.0.0.0:9090");
+        match host_port(address) {
+            Some((host, port)) if binds_all_interfaces(&host) => {
+                ports.insert(port);
+            }
+            _ => {}
+        }
     } else if repo == "grafana/grafana" {
         let port = env_var(svc, "GF_SERVER_HTTP_PORT").unwrap_or_else(|| "3000".into());
         ports.insert(port.parse().map_err(|_| format!("{name}: bad http port"))?);
@@ -575,6 +593,12 @@ fn check_processor_order(stack: &Stack) -> Vec<String> {
         }
         let redact = position(&|p| matches!(component_type(p), "redaction" | "attributes"));
         let batch = position(&|p| component_type(p) == "batch");
+        // Metric attributes are names and statuses, never content: redaction is for traces.
+        let redact = if component_type(&id) == "traces" {
+            redact
+        } else {
+            redact.or(Some(1))
+        };
         match (redact, batch) {
             (_, None) => problems.push(format!("pipeline {id}: no batch processor")),
             (None, _) => problems.push(format!("pipeline {id}: no redaction processor")),
@@ -634,10 +658,11 @@ const HARMLESS_VALUES: &[&str] = &[
     "execute_tool",
 ];
 
-/// Every string constant in src/semconv.rs: the attribute keys (and the
+/// Every string constant in src/telemetry/attributes.rs: the attribute keys (and the
 /// values) orchestrace itself emits.
 fn product_attribute_keys(root: &Path) -> Vec<String> {
-    let src = std::fs::read_to_string(root.join("src/semconv.rs")).expect("src/semconv.rs");
+    let src =
+        std::fs::read_to_string(root.join("src/semconv.rs")).expect("src/telemetry/attributes.rs");
     Regex::new(r#"pub const [A-Z0-9_]+: &str = "([^"]+)";"#)
         .unwrap()
         .captures_iter(&src)
@@ -790,6 +815,9 @@ fn check_exporters_reach_services(stack: &Stack) -> Vec<String> {
             problems.push(format!("no traces pipeline exports to {backend}"));
         }
     }
+    if !reached.contains(&("metrics".to_string(), PROMETHEUS.to_string())) {
+        problems.push(format!("no metrics pipeline exports to {PROMETHEUS}"));
+    }
     problems
 }
 
@@ -940,7 +968,11 @@ fn check_datasources(stack: &Stack) -> Vec<String> {
             }
         }
     }
-    for (kind, expected) in [("tempo", "tempo:3200"), ("jaeger", "jaeger:16686")] {
+    for (kind, expected) in [
+        ("tempo", "tempo:3200"),
+        ("jaeger", "jaeger:16686"),
+        ("prometheus", "prometheus:9090"),
+    ] {
         match found.get(kind) {
             Some(at) if at == expected => {}
             Some(at) => problems.push(format!(
@@ -1301,4 +1333,158 @@ fn endpoint_and_port_parsing() {
         Some("deploy/tempo.yaml")
     );
     assert_eq!(normalize("../outside.yaml"), None);
+}
+
+// --- metrics: the dashboard and the tail-sampling example ---------------------------------
+
+/// The Prometheus name of one of our instruments (OTLP translation with suffixes): dots
+/// become underscores, seconds get `_seconds`, counters `_total`.
+fn prometheus_names() -> Vec<String> {
+    use orchestrace::semconv::metrics as m;
+    let seconds = [
+        m::EXECUTE_TOOL_DURATION,
+        m::INVOCATION_DURATION,
+        m::RUN_MAKESPAN,
+        m::RUN_SERIAL_DURATION,
+        m::RUN_TIME_SAVED,
+        m::RUN_CRITICAL_PATH,
+        m::TOOL_QUEUE_WAIT,
+    ];
+    let counters = [
+        m::RUNS,
+        m::TOOL_RUNS,
+        m::TOOL_RETRIES,
+        m::TOOL_FALLBACKS,
+        m::TOOL_CACHE_HITS,
+        m::TOOL_CRITICAL_PATH,
+    ];
+    let mut out = Vec::new();
+    for name in seconds {
+        let base = format!("{}_seconds", name.replace('.', "_"));
+        for suffix in ["_bucket", "_sum", "_count"] {
+            out.push(format!("{base}{suffix}"));
+        }
+    }
+    for name in counters {
+        out.push(format!("{}_total", name.replace('.', "_")));
+    }
+    out
+}
+
+/// Every metric a dashboard query names is one orchestrace exports, every panel uses the
+/// provisioned Prometheus data source, and the panels the runbook needs are there.
+fn check_dashboard(root: &Path) -> Vec<String> {
+    let text = match std::fs::read_to_string(root.join(DASHBOARD)) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("{DASHBOARD}: {e}")],
+    };
+    let dash: Value = match serde_json::from_str(&text) {
+        Ok(d) => d,
+        Err(e) => return vec![format!("{DASHBOARD}: invalid JSON: {e}")],
+    };
+    let known = prometheus_names();
+    let metric = Regex::new(r"\b(orchestration|gen_ai)_[a-z_]+").unwrap();
+    let mut problems = Vec::new();
+    let mut titles = Vec::new();
+    for panel in dash["panels"].as_array().into_iter().flatten() {
+        let title = panel["title"].as_str().unwrap_or("?").to_owned();
+        if panel["datasource"]["uid"] != "prometheus" {
+            problems.push(format!(
+                "{DASHBOARD}: panel {title:?} does not use the prometheus data source"
+            ));
+        }
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap_or("");
+            for m in metric.find_iter(expr) {
+                let name = m.as_str();
+                // Label names (gen_ai_tool_name, …) appear in by-clauses and matchers.
+                let is_label = expr[m.end()..]
+                    .trim_start()
+                    .starts_with(['=', '!', ',', ')'])
+                    || expr[m.end()..].trim_start().starts_with("=~");
+                if !is_label && !known.iter().any(|k| k == name) {
+                    problems.push(format!(
+                        "{DASHBOARD}: panel {title:?} queries unknown metric {name}"
+                    ));
+                }
+            }
+        }
+        titles.push(title);
+    }
+    for needed in [
+        "Runs per minute",
+        "Makespan p50 / p95",
+        "Time saved",
+        "critical path",
+        "error rate",
+    ] {
+        if !titles.iter().any(|t| t.contains(needed)) {
+            problems.push(format!("{DASHBOARD}: no panel about {needed:?}"));
+        }
+    }
+    problems
+}
+
+/// The stack with the tail-sampling example mounted as the collector's config.
+fn tail_sampling_stack() -> Stack {
+    let mut stack = load_stack();
+    let text = std::fs::read_to_string(stack.root.join(TAIL_SAMPLING)).unwrap();
+    stack
+        .files
+        .insert(TAIL_SAMPLING.into(), parse_yaml(&text, TAIL_SAMPLING));
+    stack.texts.insert(TAIL_SAMPLING.into(), text);
+    let svc = stack.compose["services"][COLLECTOR]
+        .as_object_mut()
+        .unwrap();
+    for v in svc["volumes"].as_array_mut().unwrap() {
+        if let Some(s) = v
+            .as_str()
+            .filter(|s| s.starts_with("./otel-collector.yaml:"))
+        {
+            *v = Value::String(s.replace("./otel-collector.yaml", &format!("./{TAIL_SAMPLING}")));
+        }
+    }
+    stack
+}
+
+#[test]
+fn the_dashboard_queries_what_is_exported() {
+    let problems = check_dashboard(&repo_root());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(prometheus_names().contains(&"orchestration_run_makespan_seconds_bucket".to_owned()));
+}
+
+#[test]
+fn the_tail_sampling_example_is_wired_like_the_stack() {
+    let stack = tail_sampling_stack();
+    assert_eq!(config_file(&stack, COLLECTOR).unwrap(), TAIL_SAMPLING);
+    for (name, check) in CHECKS {
+        if *name == "debug_exporter_commented" {
+            continue;
+        }
+        let problems = check(&stack);
+        assert!(problems.is_empty(), "[{name}] {}", problems.join("\n"));
+    }
+    let cfg = collector(&stack).unwrap();
+    let traces = names(cfg.pointer("/service/pipelines/traces/processors"));
+    assert_eq!(
+        traces,
+        ["memory_limiter", "redaction", "tail_sampling", "batch"]
+    );
+    let policies: Vec<&str> = cfg
+        .pointer("/processors/tail_sampling/policies")
+        .and_then(Value::as_array)
+        .unwrap()
+        .iter()
+        .map(|p| p["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        policies,
+        [
+            "status_code",
+            "string_attribute",
+            "latency",
+            "probabilistic"
+        ]
+    );
 }

@@ -508,9 +508,7 @@ async fn progress_counts_up_to_the_total() {
     assert!(seen.iter().all(|p| p.total == 4 && p.running <= 4));
     assert!(seen.windows(2).all(|w| w[0].done <= w[1].done), "{seen:?}");
     let last = seen.last().unwrap();
-    assert_eq!(
-        (last.done, last.running),
-        (3, 0),
-        "the skipped tool never ran: {seen:?}"
-    );
+    // The skipped tool never ran, and it is done all the same: the count reaches the total.
+    assert_eq!((last.done, last.running), (4, 0), "{seen:?}");
+    assert_eq!(seen.iter().map(|p| p.running).max(), Some(2), "{seen:?}");
 }

@@ -368,9 +368,13 @@ async fn parallel_with_is_bounded_on_wide_levels() {
     });
     let (_, spans) = captured_run(plan, TelemetryConfig::default()).await;
     assert_eq!(spans.len(), 202, "execute, one level, 200 tools");
+    // A level wider than MAX_PARALLEL_WITH lists its members once, on the level span; its
+    // tool spans carry only the count of their peers.
     let t0 = tool(&spans, "t000");
-    let listed = strings(t0.attr(attr::PARALLEL_WITH));
-    assert_eq!(listed.len(), attr::MAX_PARALLEL_WITH);
-    assert_eq!(listed[0], "t001");
+    assert!(!t0.attributes.contains_key(attr::PARALLEL_WITH));
     assert_eq!(t0.attr(attr::PARALLEL_WITH_COUNT), &Attr::I(199));
+    let level = spans.iter().find(|s| s.name.starts_with("level 0")).unwrap();
+    let members = strings(level.attr(attr::GROUP_TOOLS));
+    assert_eq!(members.len(), 200);
+    assert_eq!(members[0], "t000");
 }

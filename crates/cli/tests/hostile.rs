@@ -117,7 +117,8 @@ fn credentials_in_the_otlp_url_are_not_printed() {
     assert!(err.starts_with("warning: "), "{err}");
     assert!(
         err.contains(&format!(
-            "http://127.0.0.1:{port}/?api_key=[REDACTED]&region=eu"
+            // The signal path is appended to the base URL, the query stays, masked.
+            "http://127.0.0.1:{port}/v1/traces?api_key=[REDACTED]&region=eu"
         )),
         "{err}"
     );

@@ -544,13 +544,17 @@ impl TelemetryBuilder {
             }
         }
         let mut processor = self.processor.clone();
-        if processor.max_batch_size > processor.max_queue_size {
+        // A small queue with the default batch size simply sends smaller batches; a batch
+        // size set larger than the queue is worth a word.
+        if processor.max_batch_size > processor.max_queue_size
+            && processor.max_batch_size != DEFAULT_MAX_BATCH_SIZE
+        {
             warnings.push(format!(
                 "the export batch size ({}) is larger than the queue ({}): using {}",
                 processor.max_batch_size, processor.max_queue_size, processor.max_queue_size
             ));
-            processor.max_batch_size = processor.max_queue_size;
         }
+        processor.max_batch_size = processor.max_batch_size.min(processor.max_queue_size);
         Resolved {
             endpoint,
             protocol,
@@ -668,12 +672,12 @@ mod tests {
     fn the_batch_is_never_larger_than_the_queue() {
         let r = TelemetryBuilder::new()
             .with_max_queue_size(16)
-            .with_max_export_batch_size(512)
+            .with_max_export_batch_size(1000)
             .resolve();
         assert_eq!(r.processor.max_batch_size, 16);
         assert_eq!(
             r.warnings,
-            vec!["the export batch size (512) is larger than the queue (16): using 16"]
+            vec!["the export batch size (1000) is larger than the queue (16): using 16"]
         );
     }
 

@@ -254,6 +254,24 @@ impl Orchestration {
             }
         }
         let levels = build_levels(&tools, &index, execution_plan.as_ref(), level_spans);
+        // Tool spans of a wide level carry only the count of their peers (the level lists
+        // them once): take them from the level.
+        for level in &levels {
+            if level.mode != ExecutionMode::Parallel || level.tools.len() < 2 {
+                continue;
+            }
+            for &t in &level.tools {
+                if tools[t].parallel_with.is_empty() {
+                    tools[t].parallel_with = level
+                        .tools
+                        .iter()
+                        .filter(|&&p| p != t)
+                        .take(attr::MAX_PARALLEL_WITH)
+                        .map(|&p| tools[p].id.clone())
+                        .collect();
+                }
+            }
+        }
         Orchestration {
             strategy,
             plan_id,
