@@ -66,7 +66,7 @@ const LONG_TRACESTATE_MEMBER: usize = 128;
 /// Somewhere to write propagation headers: HTTP headers, gRPC metadata, message headers.
 ///
 /// ```
-/// use orchestrace::telemetry::InjectCarrier;
+/// use orchestrace::propagation::InjectCarrier;
 ///
 /// /// Headers of a message on a queue.
 /// struct MessageHeaders(Vec<(String, Vec<u8>)>);
@@ -202,7 +202,7 @@ impl<C: InjectCarrier + ?Sized> Injector for ToCarrier<'_, C> {
 /// let mut headers = http::HeaderMap::new();
 /// let span = tracing::info_span!("call");
 /// // Without an OpenTelemetry layer there is no trace to propagate.
-/// assert!(!orchestrace::telemetry::inject(&span, &mut headers));
+/// assert!(!orchestrace::propagation::inject(&span, &mut headers));
 /// assert!(headers.is_empty());
 /// ```
 pub fn inject<C: InjectCarrier + ?Sized>(span: &tracing::Span, carrier: &mut C) -> bool {
@@ -330,7 +330,7 @@ impl RemoteParent {
 /// `tracestate` is dropped, the `traceparent` still counts).
 ///
 /// ```
-/// use orchestrace::telemetry::extract;
+/// use orchestrace::propagation::extract;
 ///
 /// let mut headers = http::HeaderMap::new();
 /// headers.insert(

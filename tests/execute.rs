@@ -13,12 +13,14 @@ use orchestrace::{Orchestrator, Plan, RunReport, ToolError, ToolRegistry};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+/// (tool id, start ms, end ms); end is `None` while it runs (or if it never finished).
+type Log = Arc<Mutex<Vec<(String, u64, Option<u64>)>>>;
+
 /// What the `wait` tools saw, in virtual milliseconds from the test's start.
 #[derive(Clone)]
 struct Clock {
     t0: Instant,
-    /// (tool id, start ms, end ms); end is `None` while it runs (or if it never finished).
-    log: Arc<Mutex<Vec<(String, u64, Option<u64>)>>>,
+    log: Log,
 }
 
 impl Clock {

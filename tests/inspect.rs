@@ -769,7 +769,11 @@ fn an_unreachable_source_exits_3() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{stderr}");
         // Jaeger is asked through its v3 API first.
-        let path = if flag == "--jaeger" { "api/v3/traces" } else { "api/traces" };
+        let path = if flag == "--jaeger" {
+            "api/v3/traces"
+        } else {
+            "api/traces"
+        };
         assert!(
             stderr.starts_with(&format!(
                 "error: {url}/{path}/0af7651916cd43dd8448eb211c80319c: cannot reach the source: "

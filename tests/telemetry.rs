@@ -373,7 +373,10 @@ async fn parallel_with_is_bounded_on_wide_levels() {
     let t0 = tool(&spans, "t000");
     assert!(!t0.attributes.contains_key(attr::PARALLEL_WITH));
     assert_eq!(t0.attr(attr::PARALLEL_WITH_COUNT), &Attr::I(199));
-    let level = spans.iter().find(|s| s.name.starts_with("level 0")).unwrap();
+    let level = spans
+        .iter()
+        .find(|s| s.name.starts_with("level 0"))
+        .unwrap();
     let members = strings(level.attr(attr::GROUP_TOOLS));
     assert_eq!(members.len(), 200);
     assert_eq!(members[0], "t000");

@@ -22,12 +22,14 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use futures::FutureExt;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+// Tokio's clock: a run on a paused clock (tests) reports virtual times.
+use tokio::time::Instant;
 use tracing::Instrument;
 
 pub use observer::{Fallback, Observer, ObserverFactory, Progress, Retry, RunStart};
@@ -395,6 +397,14 @@ impl<'a> Run<'a> {
                 },
             }
         }
+        // The tasks a stop aborted end here (a tool blocking its thread is not waited for
+        // long): their spans are closed when the run returns, not at some later drop.
+        if self.stopped.is_some() {
+            let tasks = &mut self.tasks;
+            let drained = async { while tasks.join_next().await.is_some() {} };
+            let _ = tokio::time::timeout(Duration::from_secs(1), drained).await;
+            self.tasks.detach_all();
+        }
         // Whatever never became ready (or was stopped before it started) ends here.
         for i in 0..self.records.len() {
             if self.records[i].ended_at.is_none() {
@@ -654,8 +664,9 @@ impl<'a> Run<'a> {
         let running: Vec<usize> = (0..self.records.len())
             .filter(|&i| self.records[i].started_at.is_some() && self.records[i].ended_at.is_none())
             .collect();
+        // Aborted, and awaited at the end of the run (briefly): their tool spans end before
+        // the run returns.
         self.tasks.abort_all();
-        self.tasks.detach_all();
         self.task_of.clear();
         self.running = 0;
         for i in running {

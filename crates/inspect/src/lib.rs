@@ -16,7 +16,7 @@
 //!   [`RenderOptions`] for width, colour and summarizing large runs) and [`write_html`].
 //!
 //! ```
-//! use orchestrace_inspect::{self, RenderOptions};
+//! use orchestrace_inspect::{self as inspect, RenderOptions};
 //!
 //! let otlp = serde_json::json!({"resourceSpans": [{"scopeSpans": [{"spans": [
 //!     {"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",

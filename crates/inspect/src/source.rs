@@ -310,7 +310,8 @@ pub fn search_jaeger(
                 t.spans.iter().any(|s| {
                     s.attr(k).is_some_and(|a| match a {
                         serde_json::Value::String(text) => text == v,
-                        other => other.to_string() == *v,
+                        other => serde_json::from_str::<serde_json::Value>(v)
+                            .is_ok_and(|wanted| wanted == *other),
                     })
                 })
             })

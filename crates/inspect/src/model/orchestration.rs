@@ -391,9 +391,11 @@ fn is_execute(s: &TraceSpan) -> bool {
         || (s.name == attr::SPAN_EXECUTE && !is_tool(s) && s.attr(attr::EXECUTION_GROUP).is_none())
 }
 
-/// Tool spans grouped by run (`(first start, execute span)` → tool span indices); the first
-/// key is the run shown. `None` without tool spans.
-fn runs_by_execute_span(spans: &[TraceSpan]) -> Option<BTreeMap<(u64, Option<usize>), Vec<usize>>> {
+/// Tool span indices by run: `(first start, execute span)`.
+type Runs = BTreeMap<(u64, Option<usize>), Vec<usize>>;
+
+/// Tool spans grouped by run; the first key is the run shown. `None` without tool spans.
+fn runs_by_execute_span(spans: &[TraceSpan]) -> Option<Runs> {
     let tool_spans: Vec<usize> = (0..spans.len()).filter(|&i| is_tool(&spans[i])).collect();
     if tool_spans.is_empty() {
         return None;
