@@ -110,7 +110,7 @@ fn an_endless_answer_stops_at_the_limit() {
     assert_eq!(e.kind(), &FetchErrorKind::TooLarge(50_000));
     assert_eq!(
         e.to_string(),
-        format!("{base}/api/traces/abc: the answer is larger than the limit of 50000 bytes; reading stopped there")
+        format!("{base}/api/v3/traces/abc: the answer is larger than the limit of 50000 bytes; reading stopped there")
     );
     assert!(e.is_unavailable());
 }
@@ -142,7 +142,7 @@ fn a_stalled_answer_hits_the_total_timeout() {
     );
     assert_eq!(
         e.to_string(),
-        format!("{base}/api/traces/abc: no complete answer within the fetch timeout of 300ms")
+        format!("{base}/api/v3/traces/abc: no complete answer within the fetch timeout of 300ms")
     );
 }
 
