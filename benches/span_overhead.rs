@@ -21,7 +21,7 @@
 //! no-subscriber paths (and its `log` fallback) do not enter the difference.
 //!
 //! `SPAN_OVERHEAD_CALLGRIND=<case> SPAN_OVERHEAD_ITERS=<k>` runs one case `k` times and exits,
-//! for instruction counts under `valgrind --tool=callgrind` (see `benches/SPANS.md`); cases:
+//! for instruction counts under `valgrind --tool=callgrind` (see `benches/README.md`, "Span cost"); cases:
 //! `untraced`, `traced` (our run, do-nothing processor), `bare`, `bare_links`, `sdk`.
 
 #![allow(missing_docs)] // criterion_group! makes an undocumented `pub fn`
