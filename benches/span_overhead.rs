@@ -7,7 +7,7 @@
 //! through the public API: a plan of `N` one-row tools in levels of 4, every tool after the
 //! first level reading two tools of the level before through data-flow templates (so its
 //! span carries params, `parallel_with`, `depends_on`, `data_flow_inputs`, `result_count`
-//! and two links: every SPEC §5 attribute). The plan runs on a current-thread runtime
+//! and two links: every tool-span attribute). The plan runs on a current-thread runtime
 //! traced and untraced; our cost per tool span is (traced − untraced) / `N`. That includes
 //! a quarter of a level span per tool and `1/N` of the `execute` span.
 //!

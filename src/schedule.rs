@@ -3,8 +3,8 @@
 //! [`analyze`] turns a [`Plan`] into an [`AnalyzedPlan`]: the checked dependency graph, the
 //! strategy (`auto` resolved), the groups and each tool's planned order. The groups are what
 //! the views and spans *report*; the executor never waits on them (see
-//! [`execute`](crate::Orchestrator)). [`ExecutionPlan`] is the JSON object the seed's
-//! `_create_execution_plan_trace` produced, which the `execute` span carries.
+//! [`execute`](crate::Orchestrator)). [`ExecutionPlan`] is the JSON object the `execute` span
+//! carries (`orchestration.execution_plan`).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -218,7 +218,7 @@ impl AnalyzedPlan {
         idx.iter().map(|&i| self.plan.tools[i].id.clone()).collect()
     }
 
-    /// The execution plan of SPEC §3 (the seed's `_create_execution_plan_trace`).
+    /// The execution plan: strategy, groups and expected durations.
     pub fn execution_plan(&self) -> ExecutionPlan {
         let execution_groups: Vec<ExecutionGroup> = self
             .groups
@@ -255,7 +255,7 @@ impl AnalyzedPlan {
     }
 }
 
-/// The execution plan: strategy and groups, as JSON (SPEC §3).
+/// The execution plan: strategy and groups, as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionPlan {
     /// `parallel`, `serial` or `dag`.

@@ -611,7 +611,7 @@ fn check_processor_order(stack: &Stack) -> Vec<String> {
     problems
 }
 
-/// Keys that must be masked by the collector (SPEC §8 list, with `_`/`-`/`.`/space).
+/// Keys that must be masked by the collector (the redaction list of the README's failure table, with `_`/`-`/`.`/space).
 const SECRET_KEYS: &[&str] = &[
     "password",
     "db.user_password",

@@ -23,7 +23,7 @@
 //!
 //! Every stage is pluggable ([`Planner`], [`Policy`], [`Composer`], [`Presenter`]); the
 //! built-ins in this module make the CLI's `run` work end to end with no server. The result,
-//! [`RunResult`], carries the seed's `plan_trace` with the orchestration trace merged in.
+//! [`RunResult`], carries the `plan_trace` with the orchestration trace merged in.
 
 mod builtins;
 mod shutdown;
@@ -163,7 +163,7 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-/// The orchestration trace merged into `plan_trace` (the seed's `orchestration_trace`); the
+/// The orchestration trace merged into `plan_trace`; the
 /// same strategy, groups and total duration the `execute` span carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrchestrationTrace {

@@ -479,7 +479,8 @@ impl Drop for RunSpans<'_> {
 /// `orchestration.execution_plan`: the plan's JSON, redacted and cut to the value limit.
 ///
 /// It holds every tool, so it is the largest value of a run: through a `serde_json::Value`
-/// (built, walked for secrets, serialized) it cost 2.6 µs a tool (`benches/`). Its only user
+/// (built, walked for secrets, serialized) it was the costliest value of a tool span (see
+/// `benches/README.md`). Its only user
 /// text is tool types and data-flow mappings — ids match `[A-Za-z_][A-Za-z0-9_-]*`, which
 /// can look like neither a bearer token nor a JWT, and its own keys name no secret — so when
 /// redaction would change none of those, the struct is serialized directly: the same bytes.

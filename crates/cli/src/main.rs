@@ -1,6 +1,6 @@
 //! The command line: arguments are parsed and validated into a command, which then runs
 //! against the library and renders to stdout. Errors become one line on stderr and an exit
-//! code (SPEC §7): 0 all tools succeeded, 1 some failed or were skipped, 2 invalid input or
+//! code: 0 all tools succeeded, 1 some failed or were skipped, 2 invalid input or
 //! usage, 3 a trace source unreachable or without the trace, 128 + the signal's number when
 //! interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
 //!

@@ -1,4 +1,4 @@
-//! Performance analysis of a trace (SPEC §9): makespan, serial sum, time saved, the
+//! Performance analysis of a trace: makespan, serial sum, time saved, the
 //! dependency-based critical path, the level-barrier figure, per-tool slack, and suggestions
 //! with estimated gains.
 //!

@@ -82,7 +82,7 @@ impl<W: Write + ?Sized> BoxWriter<'_, W> {
     }
 }
 
-/// The trace detail view: with plan data the seed's box layout — strategy, total duration,
+/// The trace detail view: with plan data a box layout — strategy, total duration,
 /// each level with its mode and duration, each tool with status, duration, tool type, asset,
 /// params, result count, parallel peers, dependencies and the data flow (template → resolved
 /// value); without, the span tree.

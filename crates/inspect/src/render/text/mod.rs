@@ -92,7 +92,7 @@ pub(crate) fn result_text(t: &ToolCall) -> Option<String> {
     }
 }
 
-/// The strategy as the seed writes it: `DAG`, `Parallel`, `Serial`.
+/// The strategy as the views write it: `DAG`, `Parallel`, `Serial`.
 pub(crate) fn strategy_name(s: Option<Strategy>) -> String {
     match s {
         Some(Strategy::Dag) => "DAG".to_owned(),

@@ -39,7 +39,7 @@ enum Item {
 
 /// The timeline view: tools on a shared time axis grouped by level (without plan data: spans
 /// in tree order), stretches where two or more run at once marked below, the critical path in
-/// solid bars, and the seed's footer — strategy, total time, "vs X if serial", time saved.
+/// solid bars, and a footer — strategy, total time, "vs X if serial", time saved.
 pub fn write_timeline<W: Write + ?Sized>(
     out: &mut W,
     trace: &Trace,
