@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark of issue 8 once, on this machine, and prints the tables of
+# Runs every benchmark of benches/ once, on this machine, and prints the tables of
 # benches/README.md. Usage: benches/run.sh [--wait]   (--wait: until the load average is < 0.5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
