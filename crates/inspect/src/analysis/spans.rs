@@ -193,9 +193,7 @@ pub(super) fn analyze_spans(trace: &Trace) -> Analysis {
         .enumerate()
         .map(|(k, &(i, depth))| {
             let s = &trace.spans[i];
-            let limit = s
-                .parent
-                .map_or(t1, |p| trace.spans[p].end_ns);
+            let limit = s.parent.map_or(t1, |p| trace.spans[p].end_ns);
             ToolTiming {
                 id: s.span_id.clone(),
                 tool: s.name.clone(),
