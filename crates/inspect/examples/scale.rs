@@ -5,6 +5,8 @@
 //! ```sh
 //! cargo run --release -p orchestrace-inspect --example scale -- tools 10000
 //! ```
+//!
+//! A third argument `print` writes the rendered views to standard output as well.
 
 #[path = "../tests/gen/mod.rs"]
 mod gen;
@@ -17,6 +19,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let shape = args.next().unwrap_or_else(|| "tools".into());
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let print = args.next().as_deref() == Some("print");
     let text = match shape.as_str() {
         "tools" => gen::orchestrace_run(n, false),
         "chain" => gen::orchestrace_run(n, true),
@@ -44,6 +47,10 @@ fn main() {
     inspect::write_timeline(&mut out, &trace, &a, &opts).unwrap();
     inspect::write_analysis(&mut out, &trace, &a, &opts).unwrap();
     let views = t.elapsed();
+    if print {
+        use std::io::Write;
+        std::io::stdout().write_all(&out).unwrap();
+    }
     println!(
         "{shape} {n}: {} spans; load {:.3} s, analyze {:.3} s, views {:.3} s ({} lines); makespan {} ms",
         trace.spans.len(),

@@ -212,6 +212,48 @@ fn large_runs_are_summarized_unless_all_rows_are_asked_for() {
     let timeline = String::from_utf8(timeline).unwrap();
     assert!(timeline.contains(&format!("… {hidden} of 500 tools not shown")));
     assert!(timeline.contains("⊘ cancelled"));
+    // The analysis table lists the same tools as the detail view, and says what it left out.
+    let table_rows = |text: &str| {
+        text.lines()
+            .filter(|l| {
+                l.strip_prefix("  t")
+                    .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+            })
+            .count()
+    };
+    let mut analysis = Vec::new();
+    inspect::write_analysis(&mut analysis, &trace, &a, &opts).unwrap();
+    let analysis = String::from_utf8(analysis).unwrap();
+    assert_eq!(table_rows(&analysis), shown, "{analysis}");
+    assert!(analysis.contains(&format!("… {hidden} of 500 tools not shown")));
+    let mut all = Vec::new();
+    inspect::write_analysis(&mut all, &trace, &a, &opts.with_all_rows(true)).unwrap();
+    let all = String::from_utf8(all).unwrap();
+    assert_eq!(table_rows(&all), 500);
+    assert!(!all.contains("not shown"));
+}
+
+#[test]
+fn a_long_chain_lists_its_largest_suggestions_and_counts_the_rest() {
+    // 300 tools in a chain: each of the 299 dependencies is declared but never read.
+    let trace = inspect::load_str(&gen::orchestrace_run(300, true)).unwrap();
+    let a = analyze(&trace);
+    assert_eq!(a.suggestions.len(), 299);
+    let opts = RenderOptions::new().with_max_rows(20);
+    let mut out = Vec::new();
+    inspect::write_analysis(&mut out, &trace, &a, &opts).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("\n  20. t280 declares"), "{out}");
+    assert!(!out.contains("\n  21. "), "{out}");
+    assert!(
+        out.contains("  … 279 more suggestions with smaller gains; pass --all to see every one"),
+        "{out}"
+    );
+    let mut all = Vec::new();
+    inspect::write_analysis(&mut all, &trace, &a, &opts.with_all_rows(true)).unwrap();
+    let all = String::from_utf8(all).unwrap();
+    assert!(all.contains("\n  299. "));
+    assert!(!all.contains("more suggestions"));
 }
 
 #[test]

@@ -176,7 +176,8 @@ pub(crate) fn self_times(trace: &Trace) -> Vec<u64> {
 
 pub(super) fn analyze_spans(trace: &Trace) -> Analysis {
     let t0 = trace.start_ns();
-    let makespan = ms(trace.end_ns().saturating_sub(t0));
+    let t1 = trace.end_ns();
+    let makespan = ms(t1.saturating_sub(t0));
     let serial: f64 = self_times(trace).iter().map(|&n| ms(n)).sum();
     let segments = timing_segments(trace);
     let mut on_path = HashSet::new();
@@ -192,10 +193,7 @@ pub(super) fn analyze_spans(trace: &Trace) -> Analysis {
         .enumerate()
         .map(|(k, &(i, depth))| {
             let s = &trace.spans[i];
-            let limit = s
-                .parent
-                .map(|p| trace.spans[p].end_ns)
-                .unwrap_or_else(|| trace.end_ns());
+            let limit = s.parent.map_or(t1, |p| trace.spans[p].end_ns);
             ToolTiming {
                 id: s.span_id.clone(),
                 tool: s.name.clone(),

@@ -2,6 +2,7 @@
 //! with the Gantt timeline, the DAG drawn as levels with dependency edges and the critical
 //! path highlighted, the detail view and the analysis.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -408,7 +409,11 @@ fn gantt_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
 }
 
 fn gantt_tree(h: &mut String, trace: &Trace) {
-    let segments = timing_segments(trace);
+    // Per span, its stretches of the critical path in time order.
+    let mut crit: Vec<Vec<(u64, u64)>> = vec![Vec::new(); trace.spans.len()];
+    for (j, a, b) in timing_segments(trace) {
+        crit[j].push((a, b));
+    }
     let t0 = trace.start_ns();
     let span = trace.end_ns().saturating_sub(t0).max(1) as f64;
     let x = |t: u64| LABEL_W + (t.saturating_sub(t0) as f64 / span) * BAR_W;
@@ -466,7 +471,7 @@ fn gantt_tree(h: &mut String, trace: &Trace) {
                 .map(|v| format!(" · {}", esc(v)))
                 .unwrap_or_default()
         );
-        for &(_, a, b) in segments.iter().filter(|&&(j, _, _)| j == i) {
+        for &(a, b) in &crit[i] {
             let _ = write!(
                 h,
                 "<rect class=\"crit-seg\" fill=\"#c2255c\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"18\"><title>critical path</title></rect>",
@@ -524,11 +529,12 @@ fn dag_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
             esc(level.mode.as_str())
         );
     }
-    let crit_edge = |from: &str, to: &str| {
-        a.critical_path
-            .windows(2)
-            .any(|w| w[0] == from && w[1] == to)
-    };
+    let crit_edges: HashSet<(&str, &str)> = a
+        .critical_path
+        .windows(2)
+        .map(|w| (w[0].as_str(), w[1].as_str()))
+        .collect();
+    let crit_edge = |from: &str, to: &str| crit_edges.contains(&(from, to));
     for (ti, t) in o.tools.iter().enumerate() {
         let sources = t.data_flow_sources(o.plan_mapping(&t.id));
         for d in &t.depends_on {
@@ -601,10 +607,11 @@ fn dag_tree(h: &mut String, trace: &Trace, a: &Analysis) {
         h,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"dag\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\" aria-label=\"The span tree\">"
     );
+    let on_path = path_set(a);
     for (i, s) in trace.spans.iter().enumerate() {
         if let Some(p) = s.parent {
-            let crit = a.critical_path.contains(&s.span_id)
-                && a.critical_path.contains(&trace.spans[p].span_id);
+            let crit = on_path.contains(s.span_id.as_str())
+                && on_path.contains(trace.spans[p].span_id.as_str());
             let (x1, y1) = (pos[p].0 + 12.0, pos[p].1 + 26.0);
             let (x2, y2) = (pos[i].0, pos[i].1 + 13.0);
             let _ = write!(
@@ -618,7 +625,7 @@ fn dag_tree(h: &mut String, trace: &Trace, a: &Analysis) {
         let s = &trace.spans[i];
         let (x, y) = pos[i];
         let mut class = String::from("node");
-        if a.critical_path.contains(&s.span_id) {
+        if on_path.contains(s.span_id.as_str()) {
             class.push_str(" critical");
         }
         if s.is_error() {
@@ -753,6 +760,7 @@ fn detail_tree(h: &mut String, trace: &Trace, a: &Analysis) {
         "<table><tr><th>span</th><th>service</th><th>kind</th><th>start</th><th>duration</th><th>status</th><th>attributes</th></tr>\n",
     );
     let t0 = trace.start_ns();
+    let on_path = path_set(a);
     for (i, depth) in trace.tree_order() {
         let s = &trace.spans[i];
         let status = if s.is_error() { "error" } else { "ok" };
@@ -765,7 +773,7 @@ fn detail_tree(h: &mut String, trace: &Trace, a: &Analysis) {
         let _ = writeln!(
             h,
             "<tr{}><td style=\"padding-left:{}px\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"st {status}\">{status}</td><td><code>{}</code></td></tr>",
-            if a.critical_path.contains(&s.span_id) { " class=\"critical\"" } else { "" },
+            if on_path.contains(s.span_id.as_str()) { " class=\"critical\"" } else { "" },
             10 + 16 * depth.min(12),
             esc(&s.name),
             esc(s.service.as_deref().unwrap_or("")),
@@ -863,11 +871,12 @@ fn analysis_section(h: &mut String, a: &Analysis) {
         let _ = write!(h, "<th>{c}</th>");
     }
     h.push_str("</tr>\n");
+    let on_path = path_set(a);
     for t in &a.tools {
         let _ = writeln!(
             h,
             "<tr{}><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"st {}\">{}</td><td class=\"num\">{}</td></tr>",
-            if a.critical_path.contains(&t.id) { " class=\"critical\"" } else { "" },
+            if on_path.contains(t.id.as_str()) { " class=\"critical\"" } else { "" },
             esc(if a.plan_data { &t.id } else { &t.tool }),
             esc(if a.plan_data { &t.tool } else { "" }),
             t.group,
@@ -896,4 +905,9 @@ fn analysis_section(h: &mut String, a: &Analysis) {
         h.push_str("</ol>\n");
     }
     h.push_str("</section>\n");
+}
+
+/// The ids on the critical path, for constant-time membership tests per row.
+fn path_set(a: &Analysis) -> HashSet<&str> {
+    a.critical_path.iter().map(String::as_str).collect()
 }

@@ -64,7 +64,8 @@ impl RenderOptions {
     }
 
     /// Lists every tool even in runs with more than [`max_rows`](Self::max_rows) tools
-    /// (by default those are summarized: levels, critical path, slowest and failed tools).
+    /// (by default those are summarized: levels, critical path, slowest and failed tools),
+    /// and every suggestion (by default the [`max_rows`](Self::max_rows) largest).
     pub fn with_all_rows(mut self, all: bool) -> Self {
         self.all_rows = all;
         self

@@ -1,5 +1,6 @@
 //! The performance analysis view: the figures, the per-tool table and the suggestions.
 
+use std::collections::HashSet;
 use std::io::{self, Write};
 
 #[allow(unused_imports)]
@@ -207,7 +208,16 @@ pub fn write_analysis<W: Write + ?Sized>(
         ),
     );
     emit(out, &head.truncate(w), opts)?;
+    let on_path: HashSet<&str> = a.critical_path.iter().map(String::as_str).collect();
+    let selection = if a.plan_data {
+        super::select::select_timings(a, opts)
+    } else {
+        None
+    };
     for (k, t) in a.tools.iter().enumerate() {
+        if selection.as_ref().is_some_and(|s| !s.shown[k]) {
+            continue;
+        }
         if !a.plan_data && k >= MAX_ROWS {
             emit(
                 out,
@@ -247,10 +257,18 @@ pub fn write_analysis<W: Write + ?Sized>(
             format!("{:<9}", t.status.as_str()),
         );
         line.push(Style::Plain, format!("  {:>8}", dur(t.slack_ms)));
-        if a.critical_path.contains(&t.id) {
+        if on_path.contains(t.id.as_str()) {
             line.push(Style::Critical, "  ◆");
         }
         emit(out, &line.truncate(w), opts)?;
+    }
+    if let Some(sel) = &selection {
+        for part in Line::new()
+            .with(Style::Dim, format!("  {}", sel.note()))
+            .wrap(w, 4)
+        {
+            emit(out, &part, opts)?;
+        }
     }
     emit(out, &Line::new(), opts)?;
     emit(out, &Line::new().with(Style::Bold, "Suggestions"), opts)?;
@@ -261,7 +279,13 @@ pub fn write_analysis<W: Write + ?Sized>(
             opts,
         )?;
     }
-    for (k, s) in a.suggestions.iter().enumerate() {
+    // Many suggestions (one per unused dependency of a long chain) are cut like the table.
+    let listed = if opts.all_rows() {
+        a.suggestions.len()
+    } else {
+        a.suggestions.len().min(opts.max_rows())
+    };
+    for (k, s) in a.suggestions[..listed].iter().enumerate() {
         let num = format!("  {}. ", k + 1);
         let line = Line::new()
             .with(Style::Plain, num.clone())
@@ -273,6 +297,19 @@ pub fn write_analysis<W: Write + ?Sized>(
         for part in line.wrap(w, str_width(&num)) {
             emit(out, &part, opts)?;
         }
+    }
+    if listed < a.suggestions.len() {
+        emit(
+            out,
+            &Line::new().with(
+                Style::Dim,
+                format!(
+                    "  … {} more suggestions with smaller gains; pass --all to see every one",
+                    a.suggestions.len() - listed
+                ),
+            ),
+            opts,
+        )?;
     }
     let _ = trace;
     Ok(())

@@ -369,24 +369,30 @@ fn detail_tree<W: Write + ?Sized>(
         4,
     )?;
     b.outer(Line::new(), 0)?;
+    let path: std::collections::HashSet<&str> =
+        a.critical_path.iter().map(String::as_str).collect();
     let on_path: Vec<bool> = trace
         .spans
         .iter()
-        .map(|s| a.critical_path.contains(&s.span_id))
+        .map(|s| path.contains(s.span_id.as_str()))
         .collect();
     let children = trace.children();
     let t0 = trace.start_ns();
     let inner = b.w() - 6;
-    // Depth-first with tree prefixes.
-    let mut stack: Vec<(usize, String, bool, bool)> = trace
+    // Depth-first with tree prefixes. A prefix is built once per listed span and shared by
+    // its children (by index into `prefixes`), so a span with many children costs one entry
+    // each, not one copy of the prefix each.
+    let mut prefixes: Vec<String> = vec![String::new()];
+    let mut stack: Vec<(usize, usize, bool, bool)> = trace
         .roots()
         .iter()
         .rev()
         .enumerate()
-        .map(|(k, &r)| (r, String::new(), k == 0, true))
+        .map(|(k, &r)| (r, 0, k == 0, true))
         .collect();
     let mut shown = 0;
-    while let Some((i, prefix, last, root)) = stack.pop() {
+    while let Some((i, prefix_at, last, root)) = stack.pop() {
+        let prefix = prefixes[prefix_at].as_str();
         if shown >= MAX_ROWS {
             b.outer(
                 Line::new().with(
@@ -441,16 +447,23 @@ fn detail_tree<W: Write + ?Sized>(
             line.push(Style::Critical, " ◆");
         }
         b.outer(line.truncate(inner), 0)?;
-        let child_prefix = if root {
-            String::new()
-        } else if last {
-            format!("{prefix}   ")
-        } else {
-            format!("{prefix}│  ")
-        };
         let kids = &children[i];
+        if kids.is_empty() {
+            continue;
+        }
+        let child_prefix = if root {
+            0
+        } else {
+            let p = if last {
+                format!("{prefix}   ")
+            } else {
+                format!("{prefix}│  ")
+            };
+            prefixes.push(p);
+            prefixes.len() - 1
+        };
         for (k, &c) in kids.iter().enumerate().rev() {
-            stack.push((c, child_prefix.clone(), k + 1 == kids.len(), false));
+            stack.push((c, child_prefix, k + 1 == kids.len(), false));
         }
     }
     b.outer(Line::new(), 0)?;

@@ -2,8 +2,11 @@
 //! time axis) and performance analysis, and the text helpers they share.
 //!
 //! Every string read from a trace goes through [`clean`] before it reaches the terminal.
-//! Runs with more tools than [`RenderOptions::max_rows`] are summarized ([`select`]) unless
-//! [`RenderOptions::with_all_rows`] asks for every row.
+//! Runs with more tools than [`RenderOptions::max_rows`] are summarized ([`select`]) in the
+//! detail, timeline and analysis views, and the suggestions cut to that many, unless
+//! [`RenderOptions::with_all_rows`] asks for every row. Span trees without plan data list
+//! their first [`MAX_ROWS`] spans. Every view is linear (or `n log n`) in the spans: no
+//! per-row scan of all spans or of the whole critical path.
 
 mod analysis;
 mod detail;

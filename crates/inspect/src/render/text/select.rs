@@ -39,7 +39,41 @@ pub(super) fn select(
     a: &Analysis,
     opts: &RenderOptions,
 ) -> Option<Selection> {
-    let n = orch.tools.len();
+    let tools = &orch.tools;
+    pick(
+        tools.len(),
+        |i| tools[i].status,
+        |i| tools[i].duration_ms(),
+        || critical_tools(orch, a),
+        opts,
+    )
+}
+
+/// The same choice over the analysis's own rows ([`Analysis::tools`], with plan data in
+/// the planned order of [`Orchestration::tools`]).
+pub(super) fn select_timings(a: &Analysis, opts: &RenderOptions) -> Option<Selection> {
+    let tools = &a.tools;
+    pick(
+        tools.len(),
+        |i| tools[i].status,
+        |i| tools[i].duration_ms,
+        || {
+            let on: HashSet<&str> = a.critical_path.iter().map(String::as_str).collect();
+            tools.iter().map(|t| on.contains(t.id.as_str())).collect()
+        },
+        opts,
+    )
+}
+
+/// Up to [`RenderOptions::max_rows`] of `n` tools: a quarter of that many failed ones, the
+/// slowest, the critical path, then the others that did not succeed.
+fn pick(
+    n: usize,
+    status: impl Fn(usize) -> ToolStatus,
+    duration_ms: impl Fn(usize) -> f64,
+    critical: impl FnOnce() -> Vec<bool>,
+    opts: &RenderOptions,
+) -> Option<Selection> {
     if opts.all_rows() || n <= opts.max_rows() {
         return None;
     }
@@ -52,28 +86,20 @@ pub(super) fn select(
             count += 1;
         }
     };
-    let failed = (0..n).filter(|&i| orch.tools[i].status == ToolStatus::Error);
+    let failed = (0..n).filter(|&i| status(i) == ToolStatus::Error);
     for i in failed.take(budget / 4) {
         take(i, &mut shown);
     }
     let mut by_duration: Vec<usize> = (0..n).collect();
-    by_duration.sort_by(|&x, &y| {
-        orch.tools[y]
-            .duration_ms()
-            .total_cmp(&orch.tools[x].duration_ms())
-            .then(x.cmp(&y))
-    });
+    by_duration.sort_by(|&x, &y| duration_ms(y).total_cmp(&duration_ms(x)).then(x.cmp(&y)));
     for &i in by_duration.iter().take(SLOWEST) {
         take(i, &mut shown);
     }
-    let critical = critical_tools(orch, a);
+    let critical = critical();
     for i in (0..n).filter(|&i| critical[i]) {
         take(i, &mut shown);
     }
-    let not_ok: HashSet<usize> = (0..n)
-        .filter(|&i| orch.tools[i].status != ToolStatus::Ok)
-        .collect();
-    for i in (0..n).filter(|i| not_ok.contains(i)) {
+    for i in (0..n).filter(|&i| status(i) != ToolStatus::Ok) {
         take(i, &mut shown);
     }
     let hidden = n - shown.iter().filter(|&&s| s).count();

@@ -124,8 +124,17 @@ pub fn write_timeline<W: Write + ?Sized>(
                 line.push(Style::Plain, " ");
                 let mut cells: Vec<(Style, char)> = vec![(Style::Plain, ' '); bar_w];
                 let mut any = false;
+                // The stretches are in time order and `t` grows with `c`: one cursor.
+                let mut next_crit = 0;
                 for (c, cell) in cells.iter_mut().enumerate() {
                     let t = at(c);
+                    while row
+                        .critical
+                        .get(next_crit)
+                        .is_some_and(|&(_, e)| t >= e as f64)
+                    {
+                        next_crit += 1;
+                    }
                     if t >= row.start as f64 && t < row.end as f64 {
                         any = true;
                         if !row.skipped {
@@ -133,8 +142,8 @@ pub fn write_timeline<W: Write + ?Sized>(
                         }
                         let crit = row
                             .critical
-                            .iter()
-                            .any(|&(s, e)| t >= s as f64 && t < e as f64);
+                            .get(next_crit)
+                            .is_some_and(|&(s, e)| t >= s as f64 && t < e as f64);
                         *cell = if crit {
                             (Style::Critical, '█')
                         } else {
@@ -338,23 +347,24 @@ fn timeline_plan(
 }
 
 fn timeline_tree(trace: &Trace, _a: &Analysis) -> (Vec<Item>, u64, u64) {
-    let segments = timing_segments(trace);
-    let mut items = Vec::new();
-    for (k, (i, depth)) in trace.tree_order().into_iter().enumerate() {
-        if k >= MAX_ROWS {
-            items.push(Item::Header(Line::new().with(
-                Style::Dim,
-                format!("… {} more spans", trace.spans.len() - MAX_ROWS),
-            )));
-            break;
+    let mut order = trace.tree_order();
+    let more = order.len() > MAX_ROWS;
+    order.truncate(MAX_ROWS);
+    // The critical stretches of the listed spans, in time order, from one pass over the path.
+    let mut row_of: Vec<Option<usize>> = vec![None; trace.spans.len()];
+    for (k, &(i, _)) in order.iter().enumerate() {
+        row_of[i] = Some(k);
+    }
+    let mut crits: Vec<Vec<(u64, u64)>> = vec![Vec::new(); order.len()];
+    for (j, a, b) in timing_segments(trace) {
+        if let Some(k) = row_of[j] {
+            crits[k].push((a, b));
         }
+    }
+    let mut items = Vec::new();
+    for ((i, depth), crit) in order.into_iter().zip(crits) {
         let s = &trace.spans[i];
         let status = if s.is_error() { "error" } else { "ok" };
-        let crit: Vec<(u64, u64)> = segments
-            .iter()
-            .filter(|&&(j, _, _)| j == i)
-            .map(|&(_, a, b)| (a, b))
-            .collect();
         let indent = "  ".repeat(depth.min(8));
         items.push(Item::Bar(Row {
             label: Line::new()
@@ -370,6 +380,12 @@ fn timeline_tree(trace: &Trace, _a: &Analysis) -> (Vec<Item>, u64, u64) {
             cancelled: false,
             duration_ms: s.duration_ns() as f64 / 1e6,
         }));
+    }
+    if more {
+        items.push(Item::Header(Line::new().with(
+            Style::Dim,
+            format!("… {} more spans", trace.spans.len() - MAX_ROWS),
+        )));
     }
     (items, trace.start_ns(), trace.end_ns())
 }
