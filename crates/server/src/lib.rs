@@ -41,6 +41,7 @@
 //! ```
 
 pub mod config;
+mod flight;
 mod ingest;
 mod inspector;
 mod jaeger;
@@ -131,6 +132,7 @@ impl Server {
         let state = web::AppState {
             readers,
             jaeger: config.jaeger.as_deref().map(Arc::from),
+            flights: Arc::default(),
         };
         let app = web::ui_router(state, token.clone());
         let signal = until(stopped.clone());
@@ -251,16 +253,16 @@ fn run_analyzer(
             if stop.load(Ordering::SeqCst) {
                 return;
             }
-            let json = readers
-                .with(|c| store::compute_analysis(c, &trace_id))
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| "null".into());
+            let (json, rows) = match readers.with(|c| store::compute_analysis(c, &trace_id)) {
+                Ok(Some((json, rows))) => (json, Some(Box::new(rows))),
+                _ => ("null".to_owned(), None),
+            };
             if jobs
                 .send(store::WriteJob::Analysis {
                     trace_id,
                     version,
                     json,
+                    rows,
                 })
                 .is_err()
             {
