@@ -47,20 +47,7 @@ impl Flights {
                     let (tx, rx) = watch::channel(None);
                     inner.running.insert(key.clone(), rx.clone());
                     let flights = self.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let outcome: Outcome = Arc::new(
-                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
-                                .unwrap_or_else(|_| Err("the analysis failed".into())),
-                        );
-                        let mut inner = flights.inner.lock().unwrap_or_else(|p| p.into_inner());
-                        inner.running.remove(&key);
-                        if inner.done.len() == KEEP_DONE {
-                            inner.done.pop_front();
-                        }
-                        inner.done.push_back((key, outcome.clone()));
-                        drop(inner);
-                        let _ = tx.send(Some(outcome));
-                    });
+                    tokio::task::spawn_blocking(move || flights.finish(key, tx, work));
                     rx
                 }
             }
@@ -73,6 +60,59 @@ impl Flights {
         })
         .await;
         waited.ok().flatten()
+    }
+
+    /// The result of `work` for `key`, computed on this thread unless it is running elsewhere
+    /// (then awaited) or just finished. For blocking threads.
+    pub(crate) fn run_blocking(
+        self: &Arc<Self>,
+        key: String,
+        work: impl FnOnce() -> Result<Option<String>, String>,
+    ) -> Outcome {
+        let mut rx = {
+            let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, r)) = inner.done.iter().find(|(k, _)| *k == key) {
+                return r.clone();
+            }
+            match inner.running.get(&key) {
+                Some(rx) => rx.clone(),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    inner.running.insert(key.clone(), rx);
+                    drop(inner);
+                    return self.finish(key, tx, work);
+                }
+            }
+        };
+        futures::executor::block_on(async {
+            rx.wait_for(Option::is_some)
+                .await
+                .ok()
+                .and_then(|v| v.clone())
+        })
+        .unwrap_or_else(|| Arc::new(Err("the analysis stopped".into())))
+    }
+
+    /// Runs `work`, keeps its result and hands it to the waiters.
+    fn finish(
+        &self,
+        key: String,
+        tx: watch::Sender<Option<Outcome>>,
+        work: impl FnOnce() -> Result<Option<String>, String>,
+    ) -> Outcome {
+        let outcome: Outcome = Arc::new(
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
+                .unwrap_or_else(|_| Err("the analysis failed".into())),
+        );
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.running.remove(&key);
+        if inner.done.len() == KEEP_DONE {
+            inner.done.pop_front();
+        }
+        inner.done.push_back((key, outcome.clone()));
+        drop(inner);
+        let _ = tx.send(Some(outcome.clone()));
+        outcome
     }
 }
 

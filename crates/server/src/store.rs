@@ -833,6 +833,26 @@ pub(crate) fn load_trace(conn: &Connection, id: &str) -> Result<Option<inspector
     inspector::load_otlp(&doc).map(Some)
 }
 
+/// The key under which the analysis of a trace at a version is computed (once, whoever asks).
+pub(crate) fn analysis_key(id: &str, version: i64) -> String {
+    format!("analysis/{id}/{version}")
+}
+
+/// The analysis JSON of a trace at `version`: computed once whoever asks (the analyzer, a
+/// request, a page), or taken from the flight that is computing it.
+pub(crate) fn shared_analysis(
+    flights: &std::sync::Arc<crate::flight::Flights>,
+    readers: &Readers,
+    id: &str,
+    version: i64,
+) -> crate::flight::Outcome {
+    flights.run_blocking(analysis_key(id, version), || {
+        readers
+            .with(|c| compute_analysis(c, id))
+            .map(|a| a.map(|(json, _)| json))
+    })
+}
+
 /// Computes the analysis of a stored trace: its JSON text (as `orchestrace inspect --json`)
 /// and its statistics rows.
 pub(crate) fn compute_analysis(

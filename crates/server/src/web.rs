@@ -388,7 +388,7 @@ async fn api_analysis(State(s): State<AppState>, Path(id): Path<String>) -> Resp
         Err(e) => return e,
     };
     let r = s.readers.clone();
-    let key = format!("analysis/{id}/{version}");
+    let key = store::analysis_key(&id, version);
     let work = move || {
         r.with(|c| store::compute_analysis(c, &id))
             .map(|a| a.map(|(json, _)| json))
@@ -497,8 +497,24 @@ async fn trace_page(State(s): State<AppState>, Path(id): Path<String>) -> Respon
     };
     let r = s.readers.clone();
     let jaeger = s.jaeger.clone();
+    let flights = s.flights.clone();
     let key = format!("page/{id}/{version}");
-    let work = move || r.with(|c| render_trace_page(c, &id, jaeger.as_deref()));
+    let work = move || {
+        // The analysis first (shared with the analyzer and the analysis endpoint), then the
+        // page: one trace model in memory at a time.
+        let cached = r
+            .with(|c| store::cached_analysis(c, &id))?
+            .and_then(|(text, _)| text)
+            .and_then(|t| inspector::parse_analysis(&t));
+        let analysis =
+            cached.or_else(
+                || match store::shared_analysis(&flights, &r, &id, version).as_ref() {
+                    Ok(Some(json)) => inspector::parse_analysis(json),
+                    _ => None,
+                },
+            );
+        r.with(|c| render_trace_page(c, &id, analysis, jaeger.as_deref()))
+    };
     match bounded(&s, key, true, work).await {
         Ok(Some(html)) => html_response(html),
         Ok(None) => error(StatusCode::NOT_FOUND, "no such trace"),
@@ -510,19 +526,27 @@ async fn trace_page(State(s): State<AppState>, Path(id): Path<String>) -> Respon
 fn render_trace_page(
     c: &rusqlite::Connection,
     id: &str,
+    cached: Option<inspector::Analysis>,
     jaeger: Option<&str>,
 ) -> Result<Option<String>, String> {
     let Some(summary) = store::summary(c, id)? else {
         return Ok(None);
     };
-    let cached = store::cached_analysis(c, id)?
-        .and_then(|(text, _)| text)
-        .and_then(|t| inspector::parse_analysis(&t));
-    let Some(trace) = store::load_trace(c, id)? else {
-        return Ok(None);
+    let url = format!("/api/traces/{id}/analysis");
+    let spans = usize::try_from(summary.span_count).unwrap_or(0);
+    let report = match cached {
+        // A large trace's page needs its analysis alone.
+        Some(a) if spans > inspector::FULL_REPORT_MAX_SPANS => {
+            inspector::summarised_html(&a, spans, &url)
+        }
+        cached => {
+            let Some(trace) = store::load_trace(c, id)? else {
+                return Ok(None);
+            };
+            let analysis = cached.unwrap_or_else(|| inspector::analyze(&trace));
+            inspector::report_html(&trace, &analysis, &url)
+        }
     };
-    let analysis = cached.unwrap_or_else(|| inspector::analyze(&trace));
-    let report = inspector::report_html(&trace, &analysis, &format!("/api/traces/{id}/analysis"));
     let mut nav = String::from("<nav class=\"ot-nav\"><a href=\"/\">orchestrace</a>");
     if let Some(w) = &summary.workflow {
         nav += &format!(
