@@ -104,11 +104,12 @@ pub(crate) fn open(dir: &Path) -> Result<Connection, String> {
          CREATE INDEX IF NOT EXISTS chunks_by_trace ON chunks(trace_id, id);
          CREATE TABLE IF NOT EXISTS run_stats(
             trace_id TEXT PRIMARY KEY,
-            makespan_ms REAL NOT NULL,
-            serial_duration_ms REAL NOT NULL,
-            time_saved_ms REAL NOT NULL,
-            critical_path_ms REAL NOT NULL,
-            critical_path TEXT NOT NULL
+            version INTEGER NOT NULL,
+            makespan_ms REAL,
+            serial_duration_ms REAL,
+            time_saved_ms REAL,
+            critical_path_ms REAL,
+            critical_path TEXT
          );
          CREATE TABLE IF NOT EXISTS tool_stats(
             trace_id TEXT NOT NULL,
@@ -287,14 +288,18 @@ fn cache_analysis(
     if n == 0 {
         return Ok(());
     }
-    tx.execute("DELETE FROM run_stats WHERE trace_id = ?1", [trace_id])?;
     tx.execute("DELETE FROM tool_stats WHERE trace_id = ?1", [trace_id])?;
     let Some(rows) = rows else {
+        // Analysed at this version, nothing to count (the trace could not be read).
+        tx.execute(
+            "INSERT OR REPLACE INTO run_stats(trace_id, version) VALUES (?1, ?2)",
+            params![trace_id, version],
+        )?;
         return Ok(());
     };
     tx.execute(
-        "INSERT INTO run_stats(trace_id, makespan_ms, serial_duration_ms, time_saved_ms,
-            critical_path_ms, critical_path) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT OR REPLACE INTO run_stats(trace_id, version, makespan_ms, serial_duration_ms,
+            time_saved_ms, critical_path_ms, critical_path) VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)",
         params![
             trace_id,
             rows.makespan_ms,
@@ -302,6 +307,7 @@ fn cache_analysis(
             rows.time_saved_ms,
             rows.critical_path_ms,
             serde_json::to_string(&rows.critical_path).unwrap_or_else(|_| "[]".into()),
+            version,
         ],
     )?;
     let mut insert = tx.prepare_cached(
@@ -812,10 +818,12 @@ pub(crate) fn stale_analyses(
     let quiet = now_ns().saturating_sub(QUIET_BEFORE_ANALYSIS.as_nanos() as u64) as i64;
     let mut stmt = conn
         .prepare_cached(
-            "SELECT trace_id, version FROM traces
-             WHERE (analysis_version IS NULL OR analysis_version <> version)
-               AND received_ns < ?1
-             ORDER BY received_ns DESC LIMIT ?2",
+            // `run_stats` is written with every cached analysis; reading it instead of
+            // `traces.analysis_version` keeps this poll off the cached analysis text.
+            "SELECT t.trace_id, t.version FROM traces t
+             LEFT JOIN run_stats r ON r.trace_id = t.trace_id
+             WHERE (r.version IS NULL OR r.version <> t.version) AND t.received_ns < ?1
+             ORDER BY t.received_ns DESC LIMIT ?2",
         )
         .map_err(|e| e.to_string())?;
     let rows = stmt
@@ -881,7 +889,7 @@ pub(crate) struct WorkflowRun {
 }
 
 /// The last `last` runs of a workflow (newest first) with their cached statistics rows: one
-/// query for the runs, one for their tools.
+/// query for the runs, one for their tools. Neither reads the cached analysis text.
 pub(crate) fn workflow_runs(
     conn: &Connection,
     workflow: &str,
@@ -900,7 +908,9 @@ pub(crate) fn workflow_runs(
         .join(", ");
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {cols}, COALESCE(t.analysis_version = t.version, 0),
+            // `run_stats.version`, not `traces.analysis_version`: that column sits past the
+            // cached analysis text in the row, which this query never needs to read.
+            "SELECT {cols}, COALESCE(r.version = t.version, 0),
                 r.makespan_ms, r.serial_duration_ms, r.time_saved_ms, r.critical_path_ms,
                 r.critical_path
              FROM traces t LEFT JOIN run_stats r ON r.trace_id = t.trace_id
@@ -938,37 +948,48 @@ pub(crate) fn workflow_runs(
         .filter(|(_, r)| r.rows.is_some())
         .map(|(i, r)| (r.summary.trace_id.clone(), i))
         .collect();
+    let mut seqs: Vec<Vec<(i64, ToolRow)>> = runs.iter().map(|_| Vec::new()).collect();
     let mut stmt = conn
         .prepare_cached(
+            // Driven by the runs (each a range of the primary key); the order within a run
+            // is restored below, so no sort of the whole result.
             "SELECT s.trace_id, s.tool_id, s.tool, s.ord, s.duration_ms, s.error, s.critical,
-                s.slack_ms
+                s.slack_ms, s.seq
              FROM (SELECT trace_id FROM traces WHERE workflow = ?1
                    ORDER BY start_ns DESC LIMIT ?2) t
-             JOIN tool_stats s ON s.trace_id = t.trace_id
-             ORDER BY s.trace_id, s.seq",
+             CROSS JOIN tool_stats s ON s.trace_id = t.trace_id",
         )
         .map_err(|e| e.to_string())?;
     let mut q = stmt
         .query(params![workflow, last as i64])
         .map_err(|e| e.to_string())?;
     while let Some(r) = q.next().map_err(|e| e.to_string())? {
-        let get = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, ToolRow)> {
+        let get = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, (i64, ToolRow))> {
             Ok((
                 r.get(0)?,
-                ToolRow {
-                    id: r.get(1)?,
-                    tool: r.get(2)?,
-                    order: r.get(3)?,
-                    duration_ms: r.get(4)?,
-                    error: r.get(5)?,
-                    critical: r.get(6)?,
-                    slack_ms: r.get(7)?,
-                },
+                (
+                    r.get(8)?,
+                    ToolRow {
+                        id: r.get(1)?,
+                        tool: r.get(2)?,
+                        order: r.get(3)?,
+                        duration_ms: r.get(4)?,
+                        error: r.get(5)?,
+                        critical: r.get(6)?,
+                        slack_ms: r.get(7)?,
+                    },
+                ),
             ))
         };
         let (trace_id, row) = get(r).map_err(|e| e.to_string())?;
-        if let Some(run) = index.get(&trace_id).and_then(|&i| runs[i].rows.as_mut()) {
-            run.tools.push(row);
+        if let Some(&i) = index.get(&trace_id) {
+            seqs[i].push(row);
+        }
+    }
+    for (run, mut tools) in runs.iter_mut().zip(seqs) {
+        if let Some(rows) = run.rows.as_mut() {
+            tools.sort_by_key(|(seq, _)| *seq);
+            rows.tools = tools.into_iter().map(|(_, t)| t).collect();
         }
     }
     Ok(runs)
@@ -977,9 +998,9 @@ pub(crate) fn workflow_runs(
 /// Counts for `/healthz`: traces, spans, and traces whose analysis is not cached yet.
 pub(crate) fn counts(conn: &Connection) -> Result<(i64, i64, i64), String> {
     conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(span_count), 0),
-            COALESCE(SUM(analysis_version IS NULL OR analysis_version <> version), 0)
-         FROM traces",
+        "SELECT COUNT(*), COALESCE(SUM(t.span_count), 0),
+            COALESCE(SUM(r.version IS NULL OR r.version <> t.version), 0)
+         FROM traces t LEFT JOIN run_stats r ON r.trace_id = t.trace_id",
         [],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )
