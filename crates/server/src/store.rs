@@ -16,6 +16,12 @@
 //!   span range), span, tool and error counts, whether the root span arrived, and a version
 //!   bumped by every batch. The analysis JSON is cached here per version, computed once a
 //!   trace is quiet.
+//! - `run_stats(trace_id, version, …)` and `tool_stats(trace_id, seq, …)`: what workflow
+//!   statistics need of each analysis (per run: makespan, serial duration, time saved,
+//!   critical path; per tool: duration, status, on the critical path, slack), written in the
+//!   same transaction as the cached analysis. `run_stats.version` says which version they
+//!   (and the cached analysis) belong to, so the statistics and the analyzer's poll never read
+//!   the analysis text. A store without these tables gets them and is analysed again.
 //!
 //! # Durability
 //!

@@ -1,5 +1,5 @@
-//! A large trace (a chain of 2,500 tools): its analysis is cached in the background with its
-//! statistics rows, and its page is the bounded, summarised one.
+//! Analyses cached in the background with their statistics rows: a large trace (a chain of
+//! 2,500 tools) and its bounded, summarised page; a store from before those rows.
 
 mod support;
 
@@ -174,5 +174,57 @@ async fn a_large_trace_is_analysed_in_the_background_and_its_page_is_summarised(
     let run = &stats["per_run"][0];
     assert_eq!(run["makespan_ms"], (TOOLS - 1 + 40) as f64);
     assert_eq!(run["critical_path"].as_array().unwrap().len() as u64, TOOLS);
+    server.shutdown().await;
+}
+
+async fn wait_analysed(ui: &str) {
+    for _ in 0..200 {
+        let h = get_json(format!("{ui}/healthz")).await;
+        if h["pending_analyses"] == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the analyses were never cached");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_the_statistics_rows_is_reanalysed_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), |_| {}).await;
+    let ui = format!("http://{}", server.ui_addr());
+    for (i, b) in [60, 80].into_iter().enumerate() {
+        support::export_run(
+            &server,
+            support::Transport::Grpc,
+            "diamond",
+            support::t0(i as u64),
+            support::diamond(b, false),
+            None,
+        )
+        .await;
+    }
+    wait_analysed(&ui).await;
+    let before = get_json(format!("{ui}/api/workflows/diamond/stats")).await;
+    server.shutdown().await;
+    // What a store written before the statistics tables looks like: analyses cached, no rows.
+    let db = rusqlite::Connection::open(dir.path().join("orchestrace.sqlite3")).unwrap();
+    db.execute_batch("DROP TABLE run_stats; DROP TABLE tool_stats;")
+        .unwrap();
+    drop(db);
+
+    let server = start(dir.path(), |_| {}).await;
+    let ui = format!("http://{}", server.ui_addr());
+    let h = get_json(format!("{ui}/healthz")).await;
+    assert_eq!(h["traces"], 2);
+    wait_analysed(&ui).await;
+    let after = get_json(format!("{ui}/api/workflows/diamond/stats")).await;
+    assert_eq!(after, before);
+    assert_eq!(after["runs"], 2);
+    let b = &after["tools"][1];
+    assert_eq!(
+        (b["id"].as_str(), b["p95_ms"].as_f64()),
+        (Some("b"), Some(80.0))
+    );
     server.shutdown().await;
 }
