@@ -41,6 +41,7 @@
 //! ```
 
 pub mod config;
+mod flight;
 mod ingest;
 mod inspector;
 mod jaeger;
@@ -112,11 +113,13 @@ impl Server {
         let readers = store::Readers::new(&config.data_dir);
 
         let analyzer_stop = Arc::new(AtomicBool::new(false));
+        let flights: Arc<flight::Flights> = Arc::default();
         let analyzer = {
             let (stop, readers, jobs) = (analyzer_stop.clone(), readers.clone(), jobs_tx.clone());
+            let flights = flights.clone();
             std::thread::Builder::new()
                 .name("orchestrace-analyzer".into())
-                .spawn(move || run_analyzer(&stop, &readers, &jobs))
+                .spawn(move || run_analyzer(&stop, &flights, &readers, &jobs))
                 .map_err(|e| format!("cannot start the analyzer thread: {e}"))?
         };
 
@@ -131,6 +134,7 @@ impl Server {
         let state = web::AppState {
             readers,
             jaeger: config.jaeger.as_deref().map(Arc::from),
+            flights,
         };
         let app = web::ui_router(state, token.clone());
         let signal = until(stopped.clone());
@@ -236,6 +240,7 @@ impl Server {
 /// Computes and caches the analysis of traces that have gone quiet.
 fn run_analyzer(
     stop: &AtomicBool,
+    flights: &Arc<flight::Flights>,
     readers: &store::Readers,
     jobs: &std::sync::mpsc::SyncSender<store::WriteJob>,
 ) {
@@ -251,16 +256,21 @@ fn run_analyzer(
             if stop.load(Ordering::SeqCst) {
                 return;
             }
-            let json = readers
-                .with(|c| store::compute_analysis(c, &trace_id))
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| "null".into());
+            let outcome = store::shared_analysis(flights, readers, &trace_id, version);
+            let analysis = match outcome.as_ref() {
+                Ok(Some(json)) => inspector::parse_analysis(json).map(|a| (json.clone(), a)),
+                _ => None,
+            };
+            let (json, rows) = match analysis {
+                Some((json, a)) => (json, Some(Box::new(store::RunRows::of(&a)))),
+                None => ("null".to_owned(), None),
+            };
             if jobs
                 .send(store::WriteJob::Analysis {
                     trace_id,
                     version,
                     json,
+                    rows,
                 })
                 .is_err()
             {

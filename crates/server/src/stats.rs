@@ -1,6 +1,9 @@
-//! Cross-run statistics of a workflow, from the cached analyses of its last runs.
+//! Cross-run statistics of a workflow, from the per-run and per-tool rows cached with the
+//! analyses of its last runs.
 
 use std::collections::BTreeMap;
+
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -30,63 +33,53 @@ fn r3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+/// How long one statistics request may spend analysing runs the analyzer has not reached yet;
+/// runs past it are left out of the answer (the analyzer caches them shortly).
+const ANALYSIS_BUDGET: Duration = Duration::from_secs(2);
+
 /// `GET /api/workflows/{name}/stats?last=N`: per tool, runs, p50/p95 duration, error rate,
 /// share of runs on the critical path, mean slack; per run (oldest first), makespan and time
-/// saved.
+/// saved. Reads the per-run and per-tool rows cached with each analysis; runs not analysed yet
+/// are analysed here within [`ANALYSIS_BUDGET`].
 pub(crate) fn workflow_stats(conn: &Connection, name: &str, last: usize) -> Result<Value, String> {
     let runs = store::workflow_runs(conn, name, last)?;
+    let started = Instant::now();
     let mut tools: BTreeMap<String, ToolAcc> = BTreeMap::new();
     let mut per_run = Vec::with_capacity(runs.len());
-    for (summary, cached) in runs.iter().rev() {
-        let text = match cached {
-            Some(t) => Some(t.clone()),
-            None => store::compute_analysis(conn, &summary.trace_id)?,
+    for run in runs.into_iter().rev() {
+        let rows = match run.rows {
+            Some(r) => r,
+            // The analyzer could not read this trace.
+            None if run.current => continue,
+            None if started.elapsed() < ANALYSIS_BUDGET => {
+                match store::compute_analysis(conn, &run.summary.trace_id) {
+                    Ok(Some((_, r))) => r,
+                    _ => continue,
+                }
+            }
+            None => continue,
         };
-        let Some(a) = text.and_then(|t| serde_json::from_str::<Value>(&t).ok()) else {
-            continue;
-        };
-        let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-        let critical: Vec<&str> = a
-            .get("critical_path")
-            .and_then(Value::as_array)
-            .map(|p| p.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        for t in a
-            .get("tools")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some(id) = t.get("id").and_then(Value::as_str) else {
-                continue;
-            };
-            let acc = tools.entry(id.to_owned()).or_default();
+        for t in &rows.tools {
+            let acc = tools.entry(t.id.clone()).or_default();
             if acc.durations.is_empty() {
-                acc.tool = t
-                    .get("tool")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned();
-                acc.order = num(t, "order");
+                acc.tool = t.tool.clone();
+                acc.order = t.order;
             }
-            acc.durations.push(num(t, "duration_ms"));
-            if t.get("status").and_then(Value::as_str) == Some("error") {
-                acc.errors += 1;
-            }
-            if critical.contains(&id) {
-                acc.critical += 1;
-            }
-            acc.slack_sum += num(t, "slack_ms");
+            acc.durations.push(t.duration_ms);
+            acc.errors += usize::from(t.error);
+            acc.critical += usize::from(t.critical);
+            acc.slack_sum += t.slack_ms;
         }
+        let summary = run.summary;
         per_run.push(json!({
             "trace_id": summary.trace_id,
             "start": summary.start,
             "status": summary.status,
-            "makespan_ms": num(&a, "makespan_ms"),
-            "serial_duration_ms": num(&a, "serial_duration_ms"),
-            "time_saved_ms": num(&a, "time_saved_ms"),
-            "critical_path_ms": num(&a, "critical_path_ms"),
-            "critical_path": critical,
+            "makespan_ms": rows.makespan_ms,
+            "serial_duration_ms": rows.serial_duration_ms,
+            "time_saved_ms": rows.time_saved_ms,
+            "critical_path_ms": rows.critical_path_ms,
+            "critical_path": rows.critical_path,
         }));
     }
     let mut tool_rows: Vec<(f64, Value)> = tools

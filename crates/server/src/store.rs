@@ -16,6 +16,12 @@
 //!   span range), span, tool and error counts, whether the root span arrived, and a version
 //!   bumped by every batch. The analysis JSON is cached here per version, computed once a
 //!   trace is quiet.
+//! - `run_stats(trace_id, version, …)` and `tool_stats(trace_id, seq, …)`: what workflow
+//!   statistics need of each analysis (per run: makespan, serial duration, time saved,
+//!   critical path; per tool: duration, status, on the critical path, slack), written in the
+//!   same transaction as the cached analysis. `run_stats.version` says which version they
+//!   (and the cached analysis) belong to, so the statistics and the analyzer's poll never read
+//!   the analysis text. A store without these tables gets them and is analysed again.
 //!
 //! # Durability
 //!
@@ -59,6 +65,16 @@ pub(crate) fn open(dir: &Path) -> Result<Connection, String> {
         .map_err(|e| format!("{}: cannot open the store: {e}", path.display()))?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(|e| e.to_string())?;
+    // A store from before the per-run statistics tables: drop its cached analyses so the
+    // analyzer recomputes them and fills the tables.
+    let had_stats: bool = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'tool_stats'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .map_err(|e| format!("{}: cannot read the store: {e}", path.display()))?;
     conn.execute_batch(
         "PRAGMA journal_mode=WAL;
          PRAGMA synchronous=NORMAL;
@@ -91,9 +107,34 @@ pub(crate) fn open(dir: &Path) -> Result<Connection, String> {
             trace_id TEXT NOT NULL,
             data BLOB NOT NULL
          );
-         CREATE INDEX IF NOT EXISTS chunks_by_trace ON chunks(trace_id, id);",
+         CREATE INDEX IF NOT EXISTS chunks_by_trace ON chunks(trace_id, id);
+         CREATE TABLE IF NOT EXISTS run_stats(
+            trace_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            makespan_ms REAL,
+            serial_duration_ms REAL,
+            time_saved_ms REAL,
+            critical_path_ms REAL,
+            critical_path TEXT
+         );
+         CREATE TABLE IF NOT EXISTS tool_stats(
+            trace_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            tool_id TEXT NOT NULL,
+            tool TEXT NOT NULL,
+            ord REAL NOT NULL,
+            duration_ms REAL NOT NULL,
+            error INTEGER NOT NULL,
+            critical INTEGER NOT NULL,
+            slack_ms REAL NOT NULL,
+            PRIMARY KEY(trace_id, seq)
+         ) WITHOUT ROWID;",
     )
     .map_err(|e| format!("{}: cannot prepare the store: {e}", path.display()))?;
+    if !had_stats {
+        conn.execute("UPDATE traces SET analysis_version = NULL", [])
+            .map_err(|e| format!("{}: cannot prepare the store: {e}", path.display()))?;
+    }
     Ok(conn)
 }
 
@@ -112,11 +153,13 @@ pub(crate) enum WriteJob {
         /// Released (returning queue room) when the job is done.
         permit: tokio::sync::OwnedSemaphorePermit,
     },
-    /// Cache an analysis if the trace is still at `version`.
+    /// Cache an analysis and its statistics rows if the trace is still at `version`.
     Analysis {
         trace_id: String,
         version: i64,
         json: String,
+        /// `None` when the trace could not be analysed (cached as `null`).
+        rows: Option<Box<RunRows>>,
     },
 }
 
@@ -160,13 +203,8 @@ fn write_group(conn: &mut Connection, group: Vec<WriteJob>) {
                     trace_id,
                     version,
                     json,
-                } => {
-                    tx.execute(
-                        "UPDATE traces SET analysis = ?1, analysis_version = ?2
-                         WHERE trace_id = ?3 AND version = ?2",
-                        params![json, version, trace_id],
-                    )?;
-                }
+                    rows,
+                } => cache_analysis(&tx, trace_id, *version, json, rows.as_deref())?,
             }
         }
         tx.commit()?;
@@ -186,6 +224,116 @@ fn write_group(conn: &mut Connection, group: Vec<WriteJob>) {
             drop(permit);
         }
     }
+}
+
+/// What workflow statistics need of one analysed run: its figures and one row per tool.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RunRows {
+    pub(crate) makespan_ms: f64,
+    pub(crate) serial_duration_ms: f64,
+    pub(crate) time_saved_ms: f64,
+    pub(crate) critical_path_ms: f64,
+    pub(crate) critical_path: Vec<String>,
+    pub(crate) tools: Vec<ToolRow>,
+}
+
+/// One tool of one analysed run.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ToolRow {
+    pub(crate) id: String,
+    pub(crate) tool: String,
+    pub(crate) order: f64,
+    pub(crate) duration_ms: f64,
+    pub(crate) error: bool,
+    pub(crate) critical: bool,
+    pub(crate) slack_ms: f64,
+}
+
+impl RunRows {
+    /// The rows of an analysis.
+    pub(crate) fn of(a: &inspector::Analysis) -> RunRows {
+        let critical: std::collections::HashSet<&str> =
+            a.critical_path.iter().map(String::as_str).collect();
+        RunRows {
+            makespan_ms: a.total_duration_ms,
+            serial_duration_ms: a.serial_duration_ms,
+            time_saved_ms: a.time_saved_ms,
+            critical_path_ms: a.critical_path_ms,
+            critical_path: a.critical_path.clone(),
+            tools: a
+                .tools
+                .iter()
+                .map(|t| ToolRow {
+                    id: t.id.clone(),
+                    tool: t.tool.clone(),
+                    order: t.order as f64,
+                    duration_ms: t.duration_ms,
+                    error: inspector::is_error(t),
+                    critical: critical.contains(t.id.as_str()),
+                    slack_ms: t.slack_ms,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Caches an analysis and replaces the trace's statistics rows, if the trace is still at
+/// `version` (a batch that arrived since makes both stale).
+fn cache_analysis(
+    tx: &rusqlite::Transaction<'_>,
+    trace_id: &str,
+    version: i64,
+    json: &str,
+    rows: Option<&RunRows>,
+) -> rusqlite::Result<()> {
+    let n = tx.execute(
+        "UPDATE traces SET analysis = ?1, analysis_version = ?2
+         WHERE trace_id = ?3 AND version = ?2",
+        params![json, version, trace_id],
+    )?;
+    if n == 0 {
+        return Ok(());
+    }
+    tx.execute("DELETE FROM tool_stats WHERE trace_id = ?1", [trace_id])?;
+    let Some(rows) = rows else {
+        // Analysed at this version, nothing to count (the trace could not be read).
+        tx.execute(
+            "INSERT OR REPLACE INTO run_stats(trace_id, version) VALUES (?1, ?2)",
+            params![trace_id, version],
+        )?;
+        return Ok(());
+    };
+    tx.execute(
+        "INSERT OR REPLACE INTO run_stats(trace_id, version, makespan_ms, serial_duration_ms,
+            time_saved_ms, critical_path_ms, critical_path) VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            trace_id,
+            rows.makespan_ms,
+            rows.serial_duration_ms,
+            rows.time_saved_ms,
+            rows.critical_path_ms,
+            serde_json::to_string(&rows.critical_path).unwrap_or_else(|_| "[]".into()),
+            version,
+        ],
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO tool_stats(trace_id, seq, tool_id, tool, ord, duration_ms, error, critical,
+            slack_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for (seq, t) in rows.tools.iter().enumerate() {
+        insert.execute(params![
+            trace_id,
+            seq as i64,
+            t.id,
+            t.tool,
+            t.order,
+            t.duration_ms,
+            t.error,
+            t.critical,
+            t.slack_ms,
+        ])?;
+    }
+    Ok(())
 }
 
 /// The summary fields one batch contributes to a trace.
@@ -426,12 +574,14 @@ pub(crate) fn apply_retention(conn: &Connection, r: &Retention) -> rusqlite::Res
     let mut deleted = 0u64;
     let delete_where = |cond: &str, p: i64| -> rusqlite::Result<u64> {
         let tx = conn.unchecked_transaction()?;
-        tx.execute(
-            &format!(
-                "DELETE FROM chunks WHERE trace_id IN (SELECT trace_id FROM traces WHERE {cond})"
-            ),
-            [p],
-        )?;
+        for table in ["chunks", "run_stats", "tool_stats"] {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE trace_id IN (SELECT trace_id FROM traces WHERE {cond})"
+                ),
+                [p],
+            )?;
+        }
         let n = tx.execute(&format!("DELETE FROM traces WHERE {cond}"), [p])?;
         tx.commit()?;
         Ok(n as u64)
@@ -674,10 +824,12 @@ pub(crate) fn stale_analyses(
     let quiet = now_ns().saturating_sub(QUIET_BEFORE_ANALYSIS.as_nanos() as u64) as i64;
     let mut stmt = conn
         .prepare_cached(
-            "SELECT trace_id, version FROM traces
-             WHERE (analysis_version IS NULL OR analysis_version <> version)
-               AND received_ns < ?1
-             ORDER BY received_ns DESC LIMIT ?2",
+            // `run_stats` is written with every cached analysis; reading it instead of
+            // `traces.analysis_version` keeps this poll off the cached analysis text.
+            "SELECT t.trace_id, t.version FROM traces t
+             LEFT JOIN run_stats r ON r.trace_id = t.trace_id
+             WHERE (r.version IS NULL OR r.version <> t.version) AND t.received_ns < ?1
+             ORDER BY t.received_ns DESC LIMIT ?2",
         )
         .map_err(|e| e.to_string())?;
     let rows = stmt
@@ -687,43 +839,176 @@ pub(crate) fn stale_analyses(
         .map_err(|e| e.to_string())
 }
 
-/// Computes the analysis of a stored trace (JSON text as `orchestrace inspect --json`).
-pub(crate) fn compute_analysis(conn: &Connection, id: &str) -> Result<Option<String>, String> {
+/// Loads a stored trace into the inspector's model (`None` when the store has no such trace).
+pub(crate) fn load_trace(conn: &Connection, id: &str) -> Result<Option<inspector::Trace>, String> {
     let Some(doc) = load_json(conn, id)? else {
         return Ok(None);
     };
-    let trace = inspector::load_otlp(&doc)?;
-    Ok(Some(inspector::analysis_json(&inspector::analyze(&trace))))
+    inspector::load_otlp(&doc).map(Some)
 }
 
-/// The last `last` runs of a workflow: (summary, cached analysis if current, version).
+/// The key under which the analysis of a trace at a version is computed (once, whoever asks).
+pub(crate) fn analysis_key(id: &str, version: i64) -> String {
+    format!("analysis/{id}/{version}")
+}
+
+/// The analysis JSON of a trace at `version`: computed once whoever asks (the analyzer, a
+/// request, a page), or taken from the flight that is computing it.
+pub(crate) fn shared_analysis(
+    flights: &std::sync::Arc<crate::flight::Flights>,
+    readers: &Readers,
+    id: &str,
+    version: i64,
+) -> crate::flight::Outcome {
+    flights.run_blocking(analysis_key(id, version), || {
+        readers
+            .with(|c| compute_analysis(c, id))
+            .map(|a| a.map(|(json, _)| json))
+    })
+}
+
+/// Computes the analysis of a stored trace: its JSON text (as `orchestrace inspect --json`)
+/// and its statistics rows.
+pub(crate) fn compute_analysis(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<(String, RunRows)>, String> {
+    let Some(trace) = load_trace(conn, id)? else {
+        return Ok(None);
+    };
+    let analysis = inspector::analyze(&trace);
+    Ok(Some((
+        inspector::analysis_json(&analysis),
+        RunRows::of(&analysis),
+    )))
+}
+
+/// One of the last runs of a workflow, newest first, with its statistics when its cached
+/// analysis is current (`None`: not analysed yet, or stale).
+#[derive(Debug)]
+pub(crate) struct WorkflowRun {
+    pub(crate) summary: TraceSummary,
+    /// Whether the cached analysis is current (then `rows` is `None` only for a trace the
+    /// analyzer could not read).
+    pub(crate) current: bool,
+    pub(crate) rows: Option<RunRows>,
+}
+
+/// The last `last` runs of a workflow (newest first) with their cached statistics rows: one
+/// query for the runs, one for their tools. Neither reads the cached analysis text.
 pub(crate) fn workflow_runs(
     conn: &Connection,
     workflow: &str,
     last: usize,
-) -> Result<Vec<(TraceSummary, Option<String>)>, String> {
+) -> Result<Vec<WorkflowRun>, String> {
+    let cols = summary_columns()
+        .split(", ")
+        .map(|c| {
+            if c.starts_with('(') {
+                c.to_owned()
+            } else {
+                format!("t.{c}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {}, CASE WHEN analysis_version = version THEN analysis END
-             FROM traces WHERE workflow = ?1 ORDER BY start_ns DESC LIMIT ?2",
-            summary_columns()
+            // `run_stats.version`, not `traces.analysis_version`: that column sits past the
+            // cached analysis text in the row, which this query never needs to read.
+            "SELECT {cols}, COALESCE(r.version = t.version, 0),
+                r.makespan_ms, r.serial_duration_ms, r.time_saved_ms, r.critical_path_ms,
+                r.critical_path
+             FROM traces t LEFT JOIN run_stats r ON r.trace_id = t.trace_id
+             WHERE t.workflow = ?1 ORDER BY t.start_ns DESC LIMIT ?2"
         ))
         .map_err(|e| e.to_string())?;
     let rows = stmt
         .query_map(params![workflow, last as i64], |r| {
-            Ok((summary_row(r)?, r.get::<_, Option<String>>(9)?))
+            let current: bool = r.get(9)?;
+            let critical: Option<String> = r.get(14)?;
+            let rows = match (current, critical) {
+                (true, Some(cp)) => Some(RunRows {
+                    makespan_ms: r.get(10)?,
+                    serial_duration_ms: r.get(11)?,
+                    time_saved_ms: r.get(12)?,
+                    critical_path_ms: r.get(13)?,
+                    critical_path: serde_json::from_str(&cp).unwrap_or_default(),
+                    tools: Vec::new(),
+                }),
+                _ => None,
+            };
+            Ok(WorkflowRun {
+                summary: summary_row(r)?,
+                current,
+                rows,
+            })
         })
         .map_err(|e| e.to_string())?;
-    rows.collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(|e| e.to_string())
+    let mut runs = rows
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(|e| e.to_string())?;
+    let index: HashMap<String, usize> = runs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.rows.is_some())
+        .map(|(i, r)| (r.summary.trace_id.clone(), i))
+        .collect();
+    let mut seqs: Vec<Vec<(i64, ToolRow)>> = runs.iter().map(|_| Vec::new()).collect();
+    let mut stmt = conn
+        .prepare_cached(
+            // Driven by the runs (each a range of the primary key); the order within a run
+            // is restored below, so no sort of the whole result.
+            "SELECT s.trace_id, s.tool_id, s.tool, s.ord, s.duration_ms, s.error, s.critical,
+                s.slack_ms, s.seq
+             FROM (SELECT trace_id FROM traces WHERE workflow = ?1
+                   ORDER BY start_ns DESC LIMIT ?2) t
+             CROSS JOIN tool_stats s ON s.trace_id = t.trace_id",
+        )
+        .map_err(|e| e.to_string())?;
+    let mut q = stmt
+        .query(params![workflow, last as i64])
+        .map_err(|e| e.to_string())?;
+    while let Some(r) = q.next().map_err(|e| e.to_string())? {
+        let get = |r: &rusqlite::Row<'_>| -> rusqlite::Result<(String, (i64, ToolRow))> {
+            Ok((
+                r.get(0)?,
+                (
+                    r.get(8)?,
+                    ToolRow {
+                        id: r.get(1)?,
+                        tool: r.get(2)?,
+                        order: r.get(3)?,
+                        duration_ms: r.get(4)?,
+                        error: r.get(5)?,
+                        critical: r.get(6)?,
+                        slack_ms: r.get(7)?,
+                    },
+                ),
+            ))
+        };
+        let (trace_id, row) = get(r).map_err(|e| e.to_string())?;
+        if let Some(&i) = index.get(&trace_id) {
+            seqs[i].push(row);
+        }
+    }
+    for (run, mut tools) in runs.iter_mut().zip(seqs) {
+        if let Some(rows) = run.rows.as_mut() {
+            tools.sort_by_key(|(seq, _)| *seq);
+            rows.tools = tools.into_iter().map(|(_, t)| t).collect();
+        }
+    }
+    Ok(runs)
 }
 
-/// Counts for `/healthz`.
-pub(crate) fn counts(conn: &Connection) -> Result<(i64, i64), String> {
+/// Counts for `/healthz`: traces, spans, and traces whose analysis is not cached yet.
+pub(crate) fn counts(conn: &Connection) -> Result<(i64, i64, i64), String> {
     conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(span_count), 0) FROM traces",
+        "SELECT COUNT(*), COALESCE(SUM(t.span_count), 0),
+            COALESCE(SUM(r.version IS NULL OR r.version <> t.version), 0)
+         FROM traces t LEFT JOIN run_stats r ON r.trace_id = t.trace_id",
         [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )
     .map_err(|e| e.to_string())
 }

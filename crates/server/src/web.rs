@@ -12,7 +12,10 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
+use std::time::Duration;
+
 use crate::config::MAX_BODY_BYTES;
+use crate::flight::Flights;
 use crate::ingest::{self, Ingest};
 use crate::store::{self, ListQuery, Readers};
 use crate::{inspector, jaeger, stats};
@@ -44,6 +47,56 @@ pub(crate) fn same_token(expected: &str, given: &str) -> bool {
 pub(crate) struct AppState {
     pub(crate) readers: Arc<Readers>,
     pub(crate) jaeger: Option<Arc<str>>,
+    /// Analyses and pages being computed, and the last ones computed.
+    pub(crate) flights: Arc<Flights>,
+}
+
+/// How long a request waits for an analysis or a page before answering "still analysing".
+const REQUEST_BUDGET: Duration = Duration::from_secs(5);
+
+/// The `Retry-After` of that answer, in seconds.
+const RETRY_AFTER_SECS: u64 = 5;
+
+/// 503 with `Retry-After`: the work goes on and the retry finds it done.
+fn still_analysing(html: bool) -> Response {
+    let message = "still analysing this trace; retry in a few seconds";
+    let mut r = if html {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            format!(
+                "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+                 <meta http-equiv=\"refresh\" content=\"{RETRY_AFTER_SECS}\">\
+                 <title>orchestrace · analysing</title>\
+                 <link rel=\"stylesheet\" href=\"/assets/app.css\"></head>\
+                 <body><nav class=\"ot-nav\"><a href=\"/\">orchestrace</a></nav>\
+                 <p>Still analysing this trace; this page reloads in {RETRY_AFTER_SECS} s.</p>\
+                 </body></html>\n"
+            ),
+        )
+            .into_response()
+    } else {
+        error(StatusCode::SERVICE_UNAVAILABLE, message)
+    };
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+    r
+}
+
+/// Runs `work` through the flights within [`REQUEST_BUDGET`].
+async fn bounded(
+    s: &AppState,
+    key: String,
+    html: bool,
+    work: impl FnOnce() -> Result<Option<String>, String> + Send + 'static,
+) -> Result<Option<String>, Response> {
+    match s.flights.run(key, REQUEST_BUDGET, work).await {
+        None => Err(still_analysing(html)),
+        Some(outcome) => match outcome.as_ref() {
+            Ok(v) => Ok(v.clone()),
+            Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.clone())),
+        },
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -212,9 +265,15 @@ async fn app_css() -> Response {
 async fn healthz(State(s): State<AppState>) -> Response {
     let r = s.readers.clone();
     match blocking(move || r.with(store::counts)).await {
-        Ok((traces, spans)) => {
-            json_response(json!({"status": "ok", "traces": traces, "spans": spans}).to_string())
-        }
+        Ok((traces, spans, pending)) => json_response(
+            json!({
+                "status": "ok",
+                "traces": traces,
+                "spans": spans,
+                "pending_analyses": pending,
+            })
+            .to_string(),
+        ),
         Err(e) => e,
     }
 }
@@ -311,23 +370,30 @@ async fn api_summary(State(s): State<AppState>, Path(id): Path<String>) -> Respo
     }
 }
 
-/// The analysis JSON of a stored trace: the cache when current, else computed.
-fn analysis_text(c: &rusqlite::Connection, id: &str) -> Result<Option<String>, String> {
-    match store::cached_analysis(c, id)? {
-        None => Ok(None),
-        // A trace the analyzer could not read is cached as `null`: recompute to say why.
-        Some((Some(text), _)) if text != "null" => Ok(Some(text)),
-        Some(_) => store::compute_analysis(c, id),
-    }
-}
-
 async fn api_analysis(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     let id = match trace_id(&id) {
         Ok(id) => id,
         Err(e) => return e,
     };
     let r = s.readers.clone();
-    match blocking(move || r.with(|c| analysis_text(c, &id))).await {
+    let lookup = {
+        let id = id.clone();
+        blocking(move || r.with(|c| store::cached_analysis(c, &id))).await
+    };
+    let version = match lookup {
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no such trace"),
+        // A trace the analyzer could not read is cached as `null`: recompute to say why.
+        Ok(Some((Some(text), _))) if text != "null" => return json_response(text),
+        Ok(Some((_, version))) => version,
+        Err(e) => return e,
+    };
+    let r = s.readers.clone();
+    let key = store::analysis_key(&id, version);
+    let work = move || {
+        r.with(|c| store::compute_analysis(c, &id))
+            .map(|a| a.map(|(json, _)| json))
+    };
+    match bounded(&s, key, false, work).await {
         Ok(Some(text)) => json_response(text),
         Ok(None) => error(StatusCode::NOT_FOUND, "no such trace"),
         Err(e) => e,
@@ -420,49 +486,90 @@ async fn trace_page(State(s): State<AppState>, Path(id): Path<String>) -> Respon
         Err(e) => return e,
     };
     let r = s.readers.clone();
+    let lookup = {
+        let id = id.clone();
+        blocking(move || r.with(|c| store::cached_analysis(c, &id))).await
+    };
+    let version = match lookup {
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no such trace"),
+        Ok(Some((_, version))) => version,
+        Err(e) => return e,
+    };
+    let r = s.readers.clone();
     let jaeger = s.jaeger.clone();
-    let page = blocking(move || {
-        r.with(|c| {
-            let Some(summary) = store::summary(c, &id)? else {
-                return Ok(None);
-            };
-            let Some(doc) = store::load_json(c, &id)? else {
-                return Ok(None);
-            };
-            let trace = inspector::load_otlp(&doc)?;
-            let analysis = inspector::analyze(&trace);
-            let report = inspector::report_html(&trace, &analysis);
-            let mut nav = String::from("<nav class=\"ot-nav\"><a href=\"/\">orchestrace</a>");
-            if let Some(w) = &summary.workflow {
-                nav += &format!(
-                    "<a href=\"/workflows/{}\">workflow {}</a><a href=\"/compare?a={id}\">compare…</a>",
-                    url_segment(w),
-                    esc(w)
-                );
-            }
-            nav += &format!(
-                "<a href=\"/api/traces/{id}\">OTLP JSON</a><a href=\"/api/traces/{id}/analysis\">analysis JSON</a>"
+    let flights = s.flights.clone();
+    let key = format!("page/{id}/{version}");
+    let work = move || {
+        // The analysis first (shared with the analyzer and the analysis endpoint), then the
+        // page: one trace model in memory at a time.
+        let cached = r
+            .with(|c| store::cached_analysis(c, &id))?
+            .and_then(|(text, _)| text)
+            .and_then(|t| inspector::parse_analysis(&t));
+        let analysis =
+            cached.or_else(
+                || match store::shared_analysis(&flights, &r, &id, version).as_ref() {
+                    Ok(Some(json)) => inspector::parse_analysis(json),
+                    _ => None,
+                },
             );
-            if let Some(j) = &jaeger {
-                nav += &format!(
-                    "<a href=\"{}/trace/{id}\" rel=\"noreferrer\">Jaeger</a>",
-                    esc(j.trim_end_matches('/'))
-                );
-            }
-            nav += &format!(
-                "<span class=\"ot-meta\">{} spans · {}</span></nav>\n",
-                summary.span_count,
-                esc(&summary.status)
-            );
-            Ok(Some(page_from_report(&report, &nav, &summary.status)))
-        })
-    })
-    .await;
-    match page {
+        r.with(|c| render_trace_page(c, &id, analysis, jaeger.as_deref()))
+    };
+    match bounded(&s, key, true, work).await {
         Ok(Some(html)) => html_response(html),
         Ok(None) => error(StatusCode::NOT_FOUND, "no such trace"),
         Err(e) => e,
     }
+}
+
+/// The trace page of a stored trace, from its cached analysis when current.
+fn render_trace_page(
+    c: &rusqlite::Connection,
+    id: &str,
+    cached: Option<inspector::Analysis>,
+    jaeger: Option<&str>,
+) -> Result<Option<String>, String> {
+    let Some(summary) = store::summary(c, id)? else {
+        return Ok(None);
+    };
+    let url = format!("/api/traces/{id}/analysis");
+    let spans = usize::try_from(summary.span_count).unwrap_or(0);
+    let report = match cached {
+        // A large trace's page needs its analysis alone.
+        Some(a) if spans > inspector::FULL_REPORT_MAX_SPANS => {
+            inspector::summarised_html(&a, spans, &url)
+        }
+        cached => {
+            let Some(trace) = store::load_trace(c, id)? else {
+                return Ok(None);
+            };
+            let analysis = cached.unwrap_or_else(|| inspector::analyze(&trace));
+            inspector::report_html(&trace, &analysis, &url)
+        }
+    };
+    let mut nav = String::from("<nav class=\"ot-nav\"><a href=\"/\">orchestrace</a>");
+    if let Some(w) = &summary.workflow {
+        nav += &format!(
+            "<a href=\"/workflows/{}\">workflow {}</a><a href=\"/compare?a={id}\">compare…</a>",
+            url_segment(w),
+            esc(w)
+        );
+    }
+    nav += &format!(
+        "<a href=\"/api/traces/{id}\">OTLP JSON</a><a href=\"/api/traces/{id}/analysis\">analysis JSON</a>"
+    );
+    if let Some(j) = jaeger {
+        nav += &format!(
+            "<a href=\"{}/trace/{id}\" rel=\"noreferrer\">Jaeger</a>",
+            esc(j.trim_end_matches('/'))
+        );
+    }
+    nav += &format!(
+        "<span class=\"ot-meta\">{} spans · {}</span></nav>\n",
+        summary.span_count,
+        esc(&summary.status)
+    );
+    Ok(Some(page_from_report(&report, &nav, &summary.status)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -534,7 +641,11 @@ async fn jaeger_trace_page(State(s): State<AppState>, Path(id): Path<String>) ->
     match jaeger_trace_doc(&s, &id).await {
         Ok(trace) => {
             let analysis = inspector::analyze(&trace);
-            let report = inspector::report_html(&trace, &analysis);
+            let report = inspector::report_html(
+                &trace,
+                &analysis,
+                &format!("/api/jaeger/traces/{id}/analysis"),
+            );
             let base = s.jaeger.as_deref().unwrap_or("").trim_end_matches('/');
             let nav = format!(
                 "<nav class=\"ot-nav\"><a href=\"/\">orchestrace</a><a href=\"/jaeger\">Jaeger search</a>\
