@@ -145,6 +145,31 @@ pub struct ToolRun {
 }
 
 impl ToolRun {
+    /// A tool that has not run yet: `skipped` until it ends otherwise, nothing recorded.
+    pub fn new(id: impl Into<String>, tool: impl Into<String>, index: usize) -> ToolRun {
+        ToolRun {
+            id: id.into(),
+            tool: tool.into(),
+            asset_id: None,
+            index,
+            group: 0,
+            order: index,
+            status: ToolStatus::Skipped,
+            output: None,
+            error: None,
+            reason: None,
+            input: None,
+            data_flow: Vec::new(),
+            ready_at: None,
+            started_at: None,
+            ended_at: None,
+            attempts: Vec::new(),
+            retry_count: 0,
+            fallback_used: false,
+            cache_hit: false,
+        }
+    }
+
     /// Start to end; zero when it never started.
     pub fn duration(&self) -> Duration {
         match (self.started_at, self.ended_at) {
@@ -308,29 +333,16 @@ mod tests {
     #[test]
     fn a_redacted_report_carries_no_secret() {
         let tool = |id: &str, input: Value, output: Value| ToolRun {
-            id: id.into(),
-            tool: "echo".into(),
-            asset_id: None,
-            index: 0,
-            group: 0,
-            order: 0,
             status: ToolStatus::Ok,
             output: Some(Arc::new(output)),
             error: Some(ToolError::new("login as kim:hunter22-pw failed")),
-            reason: None,
             input: Some(Arc::new(input)),
             data_flow: vec![DataFlowInput {
                 key: "pw".into(),
                 expression: json!("{a.password}"),
                 value: Some(Arc::new(json!("hunter22-pw"))),
             }],
-            ready_at: None,
-            started_at: None,
-            ended_at: None,
-            attempts: Vec::new(),
-            retry_count: 0,
-            fallback_used: false,
-            cache_hit: false,
+            ..ToolRun::new(id, "echo", 0)
         };
         let report = RunReport {
             plan_id: "p".into(),

@@ -307,25 +307,10 @@ impl<'a> Run<'a> {
             .iter()
             .enumerate()
             .map(|(i, t)| ToolRun {
-                id: t.id.clone(),
-                tool: t.tool.clone(),
                 asset_id: t.asset_id.clone(),
-                index: i,
                 group: plan.group_of(i),
                 order: plan.order_of(i),
-                status: ToolStatus::Skipped,
-                output: None,
-                error: None,
-                reason: None,
-                input: None,
-                data_flow: Vec::new(),
-                ready_at: None,
-                started_at: None,
-                ended_at: None,
-                attempts: Vec::new(),
-                retry_count: 0,
-                fallback_used: false,
-                cache_hit: false,
+                ..ToolRun::new(t.id.clone(), t.tool.clone(), i)
             })
             .collect();
         let limit = if plan.strategy() == Strategy::Serial {

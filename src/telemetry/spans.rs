@@ -689,25 +689,10 @@ mod tests {
             for known in [vec![], vec!["two".to_owned()]] {
                 for flow in &flows {
                     let rec = ToolRun {
-                        id: "b".into(),
-                        tool: "echo".into(),
-                        asset_id: None,
-                        index: 1,
                         group: 1,
-                        order: 1,
                         status: ToolStatus::Ok,
-                        output: None,
-                        error: None,
-                        reason: None,
-                        input: None,
                         data_flow: flow.clone(),
-                        ready_at: None,
-                        started_at: None,
-                        ended_at: None,
-                        attempts: Vec::new(),
-                        retry_count: 0,
-                        fallback_used: false,
-                        cache_hit: false,
+                        ..ToolRun::new("b", "echo", 1)
                     };
                     let mut map = Map::new();
                     for i in flow {

@@ -36,7 +36,7 @@ fn last_runs(args: &InspectArgs, n: usize) -> Result<u8, Failure> {
             "--last takes --jaeger URL without a TRACE_ID",
         ));
     };
-    let lookback = parse_duration(&args.since).ok_or_else(|| {
+    let lookback = inspect::time::parse_duration(&args.since).ok_or_else(|| {
         Failure::invalid(format!(
             "--since {}: expected a duration such as 90s, 30m, 2h or 7d",
             clean(&args.since)
@@ -97,21 +97,6 @@ fn write_runs(
         )?;
     }
     Ok(())
-}
-
-/// `90s`, `30m`, `2h`, `7d`.
-fn parse_duration(s: &str) -> Option<std::time::Duration> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = num.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86_400)?,
-        _ => return None,
-    };
-    Some(std::time::Duration::from_secs(secs))
 }
 
 fn load(args: &InspectArgs) -> Result<Trace, Failure> {

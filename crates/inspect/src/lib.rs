@@ -36,6 +36,7 @@ mod load;
 mod model;
 mod render;
 mod source;
+pub mod time;
 
 pub use analysis::{
     analyze, format_duration, Analysis, CriticalPathBasis, Suggestion, SuggestionKind, ToolTiming,

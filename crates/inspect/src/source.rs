@@ -284,8 +284,8 @@ pub fn search_jaeger(
     let mut url = format!(
         "{base}/api/v3/traces?query.service_name={}&query.start_time_min={}&query.start_time_max={}&query.num_traces={}",
         query_escape(&search.service),
-        rfc3339(min),
-        rfc3339(now + Duration::from_secs(1)),
+        crate::time::rfc3339(min.as_nanos() as u64),
+        crate::time::rfc3339((now + Duration::from_secs(1)).as_nanos() as u64),
         search.limit.max(1),
     );
     if let Some(op) = &search.operation {
@@ -333,30 +333,6 @@ fn query_escape(s: &str) -> String {
         }
     }
     out
-}
-
-/// A time as RFC 3339 UTC with nanoseconds: `2026-12-02T19:50:18.000000000Z`.
-fn rfc3339(since_epoch: Duration) -> String {
-    let secs = since_epoch.as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        since_epoch.subsec_nanos()
-    )
 }
 
 /// One GET of a trace document under the limits, into the trace model.
@@ -469,16 +445,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_are_rfc3339() {
-        assert_eq!(rfc3339(Duration::ZERO), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(
-            rfc3339(Duration::new(1_796_239_351, 314_416_821)),
-            "2026-12-02T19:22:31.314416821Z"
-        );
-        assert_eq!(
-            rfc3339(Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00.000000000Z"
-        );
+    fn query_values_are_escaped() {
         assert_eq!(
             query_escape("invoke_workflow ci-ops/42"),
             "invoke_workflow%20ci-ops%2F42"

@@ -51,7 +51,7 @@ impl Retention {
                     r.max_age = if none {
                         None
                     } else {
-                        Some(crate::time::parse_duration(v).ok_or_else(|| {
+                        Some(orchestrace_inspect::time::parse_duration(v).ok_or_else(|| {
                             format!(
                                 "--retention: age: expected a duration like 7d or 12h, got {v:?}"
                             )

@@ -44,7 +44,7 @@ pub(crate) fn search(
                     .map(|&i| t.spans[i].name.clone())
                     .unwrap_or_default();
                 let (s, e) = (t.start_ns(), t.end_ns());
-                json!({"trace_id": t.trace_id, "root": root, "start": crate::time::rfc3339(s),
+                json!({"trace_id": t.trace_id, "root": root, "start": orchestrace_inspect::time::rfc3339(s),
                        "duration_ms": e.saturating_sub(s) as f64 / 1e6,
                        "span_count": t.spans.len()})
             })

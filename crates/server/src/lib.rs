@@ -47,7 +47,6 @@ mod inspector;
 mod jaeger;
 mod stats;
 mod store;
-mod time;
 mod web;
 
 use std::net::SocketAddr;

@@ -725,7 +725,7 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TraceSummary> {
         trace_id: r.get(0)?,
         workflow: r.get(1)?,
         plan_id: r.get(2)?,
-        start: crate::time::rfc3339(r.get::<_, i64>(3)?.max(0) as u64),
+        start: orchestrace_inspect::time::rfc3339(r.get::<_, i64>(3)?.max(0) as u64),
         makespan_ms: r.get::<_, i64>(4)? as f64 / 1e6,
         status: r.get(5)?,
         tool_count: r.get(6)?,

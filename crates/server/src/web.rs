@@ -316,7 +316,7 @@ fn parse_list(p: ListParams) -> Result<ListQuery, String> {
     };
     let since_ns = match p.since.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(crate::time::parse_since(s, store::now_ns())?),
+        Some(s) => Some(orchestrace_inspect::time::parse_since(s, store::now_ns())?),
     };
     Ok(ListQuery {
         limit,
@@ -588,7 +588,7 @@ async fn api_jaeger_search(State(s): State<AppState>, Query(p): Query<JaegerSear
     };
     let lookback = match p.lookback.as_deref() {
         None | Some("") => std::time::Duration::from_secs(3600),
-        Some(l) => match crate::time::parse_duration(l) {
+        Some(l) => match orchestrace_inspect::time::parse_duration(l) {
             Some(d) => d,
             None => {
                 return error(

@@ -1,4 +1,6 @@
-//! RFC 3339 timestamps (UTC) and the `since` filter's forms, without a date library.
+//! Times as people and backends write them: RFC 3339 timestamps (UTC) and short durations
+//! (`90s`, `15m`, `2h`, `7d`), without a date library. The command line, the live inspector
+//! and the Jaeger search share them.
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -25,7 +27,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// Nanoseconds since the epoch as RFC 3339 UTC with milliseconds: `2024-05-01T12:00:00.250Z`.
-pub(crate) fn rfc3339(ns: u64) -> String {
+pub fn rfc3339(ns: u64) -> String {
     let secs = (ns / 1_000_000_000) as i64;
     let millis = (ns / 1_000_000) % 1000;
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
@@ -40,7 +42,7 @@ pub(crate) fn rfc3339(ns: u64) -> String {
 
 /// Parses the `since` filter: RFC 3339 (`2024-05-01T12:00:00Z`, fraction and offset
 /// allowed) or a duration before `now_ns` (`90s`, `15m`, `2h`, `7d`).
-pub(crate) fn parse_since(s: &str, now_ns: u64) -> Result<u64, String> {
+pub fn parse_since(s: &str, now_ns: u64) -> Result<u64, String> {
     if let Some(d) = parse_duration(s) {
         return Ok(now_ns.saturating_sub(d.as_nanos() as u64));
     }
@@ -50,7 +52,7 @@ pub(crate) fn parse_since(s: &str, now_ns: u64) -> Result<u64, String> {
 }
 
 /// `90s`, `15m`, `2h`, `7d`, `500ms`.
-pub(crate) fn parse_duration(s: &str) -> Option<std::time::Duration> {
+pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit())?;
     let (n, unit) = s.split_at(split);
@@ -119,6 +121,18 @@ fn parse_rfc3339(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leap_days_and_recent_times() {
+        assert_eq!(
+            rfc3339(951_782_400 * 1_000_000_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            rfc3339(1_796_239_351_314_416_821),
+            "2026-12-02T19:22:31.314Z"
+        );
+    }
 
     #[test]
     fn formats_and_parses_round_trip() {
