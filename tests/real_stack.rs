@@ -425,6 +425,30 @@ fn json_of(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// `orchestrace run examples/plans/ci_ops.json` exporting to `collector` and writing its spans
+/// to `trace_out`; it must succeed.
+fn run_ci_ops(collector: &Collector, trace_out: &Path) -> Output {
+    let out = orchestrace(
+        &[
+            "run",
+            "examples/plans/ci_ops.json",
+            "--view",
+            "none",
+            "--otlp",
+            &collector.grpc_url(),
+            "--trace-out",
+            trace_out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Asserts two analyses are the same, numbers within `tolerance` (Jaeger's v1 API keeps
 /// microseconds, so its millisecond figures may differ from the nanosecond ones by 0.001).
 fn assert_same_analysis(a: &Value, b: &Value, tolerance: f64, at: &str) {
@@ -463,24 +487,7 @@ fn a_run_reaches_jaeger_through_the_collector_whole() {
     let jaeger = Jaeger::start(bins, &dir);
     let collector = Collector::start(bins, jaeger.otlp_grpc, &dir);
     let trace_out = dir.join("trace.json");
-    let out = orchestrace(
-        &[
-            "run",
-            "examples/plans/ci_ops.json",
-            "--view",
-            "none",
-            "--otlp",
-            &collector.grpc_url(),
-            "--trace-out",
-            trace_out.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ci_ops(&collector, &trace_out);
     assert!(
         out.stderr.is_empty(),
         "a healthy run is quiet: {}",
@@ -853,24 +860,7 @@ fn metrics_reach_the_collector_with_the_span_durations() {
     let jaeger = Jaeger::start(bins, &dir);
     let collector = Collector::start(bins, jaeger.otlp_grpc, &dir);
     let trace_out = dir.join("trace.json");
-    let out = orchestrace(
-        &[
-            "run",
-            "examples/plans/ci_ops.json",
-            "--view",
-            "none",
-            "--otlp",
-            &collector.grpc_url(),
-            "--trace-out",
-            trace_out.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ci_ops(&collector, &trace_out);
     let spans: Value = serde_json::from_str(&std::fs::read_to_string(&trace_out).unwrap()).unwrap();
     let tool_seconds: f64 = otlp_spans(&spans)
         .iter()
