@@ -469,7 +469,8 @@ impl<'a> Run<'a> {
             let value = if failure.is_some() {
                 None
             } else {
-                let need = mapping.resolved_size(&lookup, &size_of);
+                // Held twice: in the tool's input and in its data-flow record.
+                let need = mapping.resolved_size(&lookup, &size_of).saturating_mul(2);
                 match self.budget.take(need) {
                     Err(e) => {
                         failure = Some(e);
