@@ -222,10 +222,8 @@ fn needs_capture(args: &RunArgs) -> bool {
 
 /// The inspector's input for the views and the HTML report of a run: the run's report,
 /// redacted, not a second copy of every span.
-fn inspector_input(_guard: &TelemetryGuard, result: &RunResult) -> Option<Trace> {
-    Some(Trace::from_report(
-        &result.execution.redacted(&TelemetryConfig::from_env()),
-    ))
+fn inspector_input(content: &TelemetryConfig, result: &RunResult) -> Trace {
+    Trace::from_report(&result.execution.redacted(content))
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
@@ -247,6 +245,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
         builder = builder.with_progress(progress_line());
     }
     let orch = builder.build();
+    let content = orch.telemetry().clone();
     let policy = DefaultPolicy::default().with_max_tools(args.max_tools);
 
     // Input errors are found before anything is traced or run: the plan (routed now for
@@ -338,7 +337,9 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
             return Err(f);
         }
     };
-    let inspected = inspector_input(&guard, &result);
+    // The views' model, only when something draws it.
+    let inspected = (html.is_some() || (!args.json && args.views.view != View::None))
+        .then(|| inspector_input(&content, &result));
     let captured = trace_out.as_ref().and_then(|_| guard.captured());
     // Bounded by the export's shutdown timeout; a second signal cuts it short.
     let summary = guard.shutdown();
@@ -363,19 +364,15 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     }
     let mut out = std::io::stdout().lock();
     if args.json {
-        let shown = result.redacted(&TelemetryConfig::from_env());
+        let shown = result.redacted(&content);
         super::json::write_pretty(&mut out, &shown).or_else(super::ignore_broken_pipe)?;
     } else if args.views.view == View::None {
         if let Some(id) = &result.trace_id {
             writeln!(out, "trace {}", clean(id)).or_else(super::ignore_broken_pipe)?;
         }
     } else {
-        match &inspected {
-            // The views of the captured trace: the same the inspector shows for `--trace-out`.
-            Some(t) => {
-                super::inspect_cmd::write_views_to(&mut out, t, args.views.view, args.views.all)?
-            }
-            None => write_report(&mut out, &result.execution).or_else(super::ignore_broken_pipe)?,
+        if let Some(t) = &inspected {
+            super::inspect_cmd::write_views_to(&mut out, t, args.views.view, args.views.all)?;
         }
         writeln!(out, "\nanswer: {}", clean(&result.answer)).or_else(super::ignore_broken_pipe)?;
     }
@@ -408,80 +405,6 @@ pub(crate) fn exit_code(report: &RunReport) -> u8 {
         code::OK
     } else {
         code::TOOLS_FAILED
-    }
-}
-
-/// Per tool: status, duration, and a short summary of the output or the error.
-pub(crate) fn write_report(out: &mut dyn Write, r: &RunReport) -> std::io::Result<()> {
-    let s = &r.summary;
-    if let Some(id) = &r.trace_id {
-        writeln!(out, "trace {}", clean(id))?;
-    }
-    writeln!(
-        out,
-        "run {}: strategy {}, {:.1} ms (serial {:.1} ms, saved {:.1} ms), critical path {} ({:.1} ms)",
-        clean(&r.plan_id),
-        r.strategy,
-        s.total_duration_ms,
-        s.serial_duration_ms,
-        s.time_saved_ms,
-        clean(&s.critical_path.join(" → ")),
-        s.critical_path_ms
-    )?;
-    let width = r
-        .tools
-        .iter()
-        .map(|t| t.id.chars().count())
-        .max()
-        .unwrap_or(0);
-    let mut tools: Vec<_> = r.tools.iter().collect();
-    tools.sort_by_key(|t| t.order);
-    for t in tools {
-        let detail = match (&t.output, &t.error, &t.reason) {
-            (Some(o), _, _) => summarize(o),
-            (_, Some(e), _) => format!("{}: {}", clean(&e.kind), clean(&e.message)),
-            (_, _, Some(reason)) => clean(reason).into_owned(),
-            _ => String::new(),
-        };
-        let mut flags = Vec::new();
-        if t.retry_count > 0 {
-            flags.push(format!("retries {}", t.retry_count));
-        }
-        if t.fallback_used {
-            flags.push("fallback".to_owned());
-        }
-        if t.cache_hit {
-            flags.push("cached".to_owned());
-        }
-        let flags = if flags.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", flags.join(", "))
-        };
-        writeln!(
-            out,
-            "  {:<9} {:<width$}  L{}  {:>8.1} ms  {}{}",
-            t.status.as_str(),
-            clean(&t.id),
-            t.group,
-            t.duration().as_secs_f64() * 1000.0,
-            detail,
-            flags
-        )?;
-    }
-    Ok(())
-}
-
-/// A one-line summary of an output: row count when it has rows, else compact JSON, cut.
-fn summarize(v: &Value) -> String {
-    if let Some(rows) = v.pointer("/data/rows").and_then(|r| r.as_array()) {
-        return format!("{} rows", rows.len());
-    }
-    let text = v.to_string();
-    if text.chars().count() > 60 {
-        format!("{}…", text.chars().take(59).collect::<String>())
-    } else {
-        text
     }
 }
 

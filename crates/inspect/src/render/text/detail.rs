@@ -36,25 +36,22 @@ impl<W: Write + ?Sized> BoxWriter<'_, W> {
 
     /// A line inside the outer box, wrapped.
     fn outer(&mut self, line: Line, indent: usize) -> io::Result<()> {
-        let inner = self.w() - 6;
-        for l in line.wrap(inner, indent) {
-            let row = Line::new()
-                .with(Style::Dim, "║  ")
-                .chain(l.pad(inner))
-                .with(Style::Dim, "  ║");
-            self.raw(row)?;
-        }
-        Ok(())
+        self.framed(line, indent, "║  ", "  ║")
     }
 
     /// A line inside a level box, wrapped.
     fn inner(&mut self, line: Line, indent: usize) -> io::Result<()> {
-        let inner = self.w() - 10;
+        self.framed(line, indent, "║  │ ", " │  ║")
+    }
+
+    /// `line` wrapped to the width between the two frames, each row framed by them.
+    fn framed(&mut self, line: Line, indent: usize, left: &str, right: &str) -> io::Result<()> {
+        let inner = self.w() - left.chars().count() - right.chars().count();
         for l in line.wrap(inner, indent) {
             let row = Line::new()
-                .with(Style::Dim, "║  │ ")
+                .with(Style::Dim, left)
                 .chain(l.pad(inner))
-                .with(Style::Dim, " │  ║");
+                .with(Style::Dim, right);
             self.raw(row)?;
         }
         Ok(())
