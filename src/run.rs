@@ -252,12 +252,7 @@ impl RunReport {
                 r.collect_secrets(v, &mut known);
             }
         }
-        let value = |v: &Arc<Value>| {
-            let mut v = Value::clone(v);
-            r.redact_in_place(&mut v);
-            r.redact_known(&mut v, &known);
-            Arc::new(v)
-        };
+        let value = |v: &Arc<Value>| r.redacted_shared(v, &known);
         let text = |t: &str| content.redact_free_text(t, &known);
         let mut out = self.clone();
         for t in &mut out.tools {

@@ -164,6 +164,11 @@ impl AnalyzedPlan {
         &self.plan
     }
 
+    /// The plan as given, handed back (the analysis is dropped).
+    pub fn into_plan(self) -> Plan {
+        self.plan
+    }
+
     /// The dependency graph.
     pub fn graph(&self) -> &DependencyGraph {
         &self.graph

@@ -263,6 +263,39 @@ impl Redactor {
         }
     }
 
+    /// Whether [`Redactor::redact_known`] would change `value` (without copying it).
+    pub(crate) fn would_redact_known(&self, value: &Value, known: &[String]) -> bool {
+        if self.disabled || known.is_empty() {
+            return false;
+        }
+        match value {
+            Value::String(s) => known.iter().any(|k| s.contains(k.as_str())),
+            Value::Number(n) => {
+                let n = n.to_string();
+                known.contains(&n)
+            }
+            Value::Array(items) => items.iter().any(|v| self.would_redact_known(v, known)),
+            Value::Object(m) => m.values().any(|v| self.would_redact_known(v, known)),
+            _ => false,
+        }
+    }
+
+    /// `value` with secrets and `known` strings replaced: the same shared value when there is
+    /// nothing to replace, a redacted copy otherwise.
+    pub(crate) fn redacted_shared(
+        &self,
+        value: &std::sync::Arc<Value>,
+        known: &[String],
+    ) -> std::sync::Arc<Value> {
+        if !self.would_redact(value) && !self.would_redact_known(value, known) {
+            return std::sync::Arc::clone(value);
+        }
+        let mut v = Value::clone(value);
+        self.redact_in_place(&mut v);
+        self.redact_known(&mut v, known);
+        std::sync::Arc::new(v)
+    }
+
     /// Replaces every string containing one of `known` (see [`Redactor::collect_secrets`]).
     pub fn redact_known(&self, value: &mut Value, known: &[String]) {
         if self.disabled || known.is_empty() {

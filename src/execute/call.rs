@@ -70,7 +70,8 @@ pub(super) struct Call {
 
 impl Call {
     pub(super) async fn run(self, input: Value) -> Outcome {
-        let mut attempts = Vec::new();
+        // Most tools succeed at their first attempt: room for one, not the default four.
+        let mut attempts = Vec::with_capacity(1);
         let mut delay = self.backoff;
         let mut last_err: Option<ToolError> = None;
         for attempt in 0..=self.retries {

@@ -91,6 +91,11 @@ impl Budget {
         self.used += bytes;
         Ok(())
     }
+
+    /// Returns `bytes` taken before (a value no longer held).
+    fn give_back(&mut self, bytes: usize) {
+        self.used = self.used.saturating_sub(bytes);
+    }
 }
 
 /// Runs analyzed plans. Cheap to clone; clones share the registry and the result cache.
@@ -105,6 +110,7 @@ struct Inner {
     observers: Vec<NamedFactory>,
     retry_backoff: Duration,
     memory_budget: usize,
+    keep_values: bool,
     cache: ResultCache,
     telemetry: Arc<TelemetryConfig>,
 }
@@ -117,6 +123,7 @@ pub struct OrchestratorBuilder {
     observers: Vec<NamedFactory>,
     retry_backoff: Duration,
     memory_budget: usize,
+    keep_values: bool,
     telemetry: TelemetryConfig,
 }
 
@@ -128,8 +135,20 @@ impl OrchestratorBuilder {
             observers: Vec::new(),
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             memory_budget: DEFAULT_MEMORY_BUDGET,
+            keep_values: true,
             telemetry: TelemetryConfig::default(),
         }
+    }
+
+    /// Whether the run report keeps every tool's input, output and data-flow values (the
+    /// default). Without them a run holds a value only while something still needs it: an
+    /// output until its last dependent has started, an input until its tool has ended (the
+    /// observers, and so the spans, see both as usual). For runs whose report is summarised,
+    /// not read value by value: a 50,000-tool run then holds its plan and its bookkeeping, not
+    /// every result.
+    pub fn with_values_in_report(mut self, keep: bool) -> Self {
+        self.keep_values = keep;
+        self
     }
 
     /// The memory budget of each run for tool outputs and resolved inputs, in bytes
@@ -188,6 +207,7 @@ impl OrchestratorBuilder {
                 observers: self.observers,
                 retry_backoff: self.retry_backoff,
                 memory_budget: self.memory_budget,
+                keep_values: self.keep_values,
                 cache: ResultCache::default(),
                 telemetry: Arc::new(self.telemetry),
             }),
@@ -278,6 +298,10 @@ struct Run<'a> {
     outputs: Vec<Option<Arc<Value>>>,
     /// Their compact JSON sizes, for the budget and for estimates.
     output_sizes: Vec<usize>,
+    /// Dependents of each tool that have not started yet (they read its output then).
+    readers_left: Vec<usize>,
+    /// What each tool's resolved input took from the budget.
+    input_charges: Vec<usize>,
     /// What is left of the run's memory budget for outputs and resolved inputs.
     budget: Budget,
     waiting_on: Vec<usize>,
@@ -327,6 +351,8 @@ impl<'a> Run<'a> {
             records,
             outputs: vec![None; n],
             output_sizes: vec![0; n],
+            readers_left: dependents.iter().map(Vec::len).collect(),
+            input_charges: vec![0; n],
             budget: Budget::new(p.memory_budget_mb.map_or(orch.inner.memory_budget, |mb| {
                 mb.saturating_mul(1024 * 1024)
             })),
@@ -465,13 +491,14 @@ impl<'a> Run<'a> {
         };
         let lookup = |id: &str| index_of(id).and_then(|k| outputs[k].as_deref());
         let size_of = |id: &str| index_of(id).map(|k| sizes[k]);
+        let mut charged = 0;
         for (key, mapping) in &self.plan.graph().mappings[i] {
             let value = if failure.is_some() {
                 None
             } else {
                 // Held twice: in the tool's input and in its data-flow record.
                 let need = mapping.resolved_size(&lookup, &size_of).saturating_mul(2);
-                match self.budget.take(need) {
+                match self.budget.take(need).map(|()| charged += need) {
                     Err(e) => {
                         failure = Some(e);
                         None
@@ -503,13 +530,30 @@ impl<'a> Run<'a> {
                 value,
             });
         }
+        self.input_charges[i] = charged;
         (Arc::new(Value::Object(input)), failure)
+    }
+
+    /// Drops tool `i`'s output (no dependent will read it any more) and gives its size back
+    /// to the budget.
+    fn release_output(&mut self, i: usize) {
+        if self.outputs[i].take().is_some() {
+            self.budget.give_back(self.output_sizes[i]);
+        }
     }
 
     /// Resolves the input, consults the cache, and spawns the tool's task.
     fn start(&mut self, i: usize) {
         let now = self.now();
         let (input, failure) = self.resolve_input(i);
+        if !self.orch.inner.keep_values {
+            for &d in self.plan.dependencies(i) {
+                self.readers_left[d] -= 1;
+                if self.readers_left[d] == 0 {
+                    self.release_output(d);
+                }
+            }
+        }
         let spec = &self.plan.plan().tools[i];
         let rec = &mut self.records[i];
         rec.input = Some(input.clone());
@@ -627,6 +671,17 @@ impl<'a> Run<'a> {
         }
         let ok = self.records[i].status == ToolStatus::Ok;
         self.observers.tool_ended(&self.records[i]);
+        if !self.orch.inner.keep_values {
+            let rec = &mut self.records[i];
+            rec.input = None;
+            rec.output = None;
+            rec.data_flow = Vec::new();
+            self.budget
+                .give_back(std::mem::take(&mut self.input_charges[i]));
+            if self.readers_left[i] == 0 {
+                self.release_output(i);
+            }
+        }
         if ok {
             for k in 0..self.dependents[i].len() {
                 let d = self.dependents[i][k];

@@ -145,3 +145,56 @@ async fn a_plan_analyzed_against_another_registry_fails_its_tool_not_the_process
     assert_eq!(a.error.as_ref().unwrap().kind, "unknown_tool");
     assert_eq!(report.tool("b").unwrap().status, ToolStatus::Ok);
 }
+
+/// A chain of large outputs, each read by the next tool only: kept in the report, they spend
+/// the budget; without values in the report each is dropped (and its size given back) once its
+/// reader has started, so the whole chain fits and every value still reaches its reader.
+#[tokio::test(start_paused = true)]
+async fn without_values_in_the_report_a_value_lives_until_its_last_reader_started() {
+    let blob = "x".repeat(1 << 16);
+    let mut tools = vec![json!({"id": "t0", "tool": "echo", "params": {"blob": blob}})];
+    for k in 1..20 {
+        tools.push(json!({"id": format!("t{k}"), "tool": "echo",
+                          "output_mapping": {"blob": format!("{{t{}.blob}}", k - 1)}}));
+    }
+    let p = || plan(json!({"plan_id": "chain", "tools": tools.clone()}));
+    let size = json_size(&json!({"blob": blob}));
+    let budget = |keep: bool| {
+        OrchestratorBuilder::bare()
+            .with_registry(registry())
+            .with_memory_budget(8 * size)
+            .with_values_in_report(keep)
+    };
+
+    let kept = run(&budget(true).build(), p()).await;
+    assert!(errors(&kept, "resource_exhausted") > 0);
+    assert!(kept.tool("t0").unwrap().output.is_some());
+
+    let ended = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = ended.clone();
+    let orch = budget(false)
+        .with_observer(move |_| Box::new(Outputs(seen.clone())))
+        .build();
+    let lean = run(&orch, p()).await;
+    assert!(
+        lean.succeeded(),
+        "{:?}",
+        lean.tools.iter().map(|t| &t.error).collect::<Vec<_>>()
+    );
+    for t in &lean.tools {
+        assert!(t.input.is_none() && t.output.is_none() && t.data_flow.is_empty());
+    }
+    // The observers saw every output, the last one the first one's blob.
+    let ended = ended.lock().unwrap();
+    assert_eq!(ended.len(), 20);
+    assert_eq!(ended[19], json!({"blob": blob}));
+}
+
+struct Outputs(std::sync::Arc<std::sync::Mutex<Vec<Value>>>);
+
+impl Observer for Outputs {
+    fn tool_ended(&mut self, rec: &ToolRun) {
+        let out = rec.output.as_deref().cloned().unwrap_or(Value::Null);
+        self.0.lock().unwrap().push(out);
+    }
+}

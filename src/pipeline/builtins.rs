@@ -24,8 +24,13 @@ pub struct StaticPlanner {
 impl StaticPlanner {
     /// Plans with `plan` whatever the query.
     pub fn new(plan: Plan) -> Self {
-        let asset_id = format!("plan:{}:static", plan.plan_id);
+        let asset_id = StaticPlanner::asset_of(&plan);
         StaticPlanner { plan, asset_id }
+    }
+
+    /// The asset id a static planner records for `plan`: `plan:{plan_id}:static`.
+    pub fn asset_of(plan: &Plan) -> String {
+        format!("plan:{}:static", plan.plan_id)
     }
 }
 
@@ -247,8 +252,36 @@ impl Policy for DefaultPolicy {
 }
 
 /// One block per tool plus a summary block referencing the orchestration trace.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultComposer;
+///
+/// At scale the blocks summarise: past [`DefaultComposer::DEFAULT_MAX_TOOL_BLOCKS`] tools
+/// (configurable) the failed tools come first, then the others in planned order, up to the
+/// limit; the summary block counts the tools shown and the tools run
+/// (`tool_blocks: {shown, total}`). Every tool's result stays in the run report
+/// ([`RunResult::execution`](super::RunResult::execution)).
+#[derive(Debug, Clone, Copy)]
+pub struct DefaultComposer {
+    max_tool_blocks: usize,
+}
+
+impl Default for DefaultComposer {
+    fn default() -> Self {
+        DefaultComposer {
+            max_tool_blocks: Self::DEFAULT_MAX_TOOL_BLOCKS,
+        }
+    }
+}
+
+impl DefaultComposer {
+    /// Tool blocks an answer holds by default: an answer read by a person, not a copy of
+    /// every result of a 50,000-tool run.
+    pub const DEFAULT_MAX_TOOL_BLOCKS: usize = 1_000;
+
+    /// At most `n` tool blocks (failed tools first).
+    pub fn with_max_tool_blocks(mut self, n: usize) -> Self {
+        self.max_tool_blocks = n;
+        self
+    }
+}
 
 impl Composer for DefaultComposer {
     fn asset_id(&self) -> Option<String> {
@@ -263,7 +296,16 @@ impl Composer for DefaultComposer {
     ) -> Answer {
         let mut tools: Vec<_> = report.tools.iter().collect();
         tools.sort_by_key(|t| t.order);
-        let mut blocks: Vec<Value> = tools
+        let ok = tools.iter().filter(|t| t.status == ToolStatus::Ok).count();
+        let total = tools.len();
+        let mut shown = tools.clone();
+        if shown.len() > self.max_tool_blocks {
+            // Stable: failed tools first, each part in planned order.
+            shown.sort_by_key(|t| t.status == ToolStatus::Ok);
+            shown.truncate(self.max_tool_blocks);
+            shown.sort_by_key(|t| t.order);
+        }
+        let mut blocks: Vec<Value> = shown
             .iter()
             .map(|t| {
                 let mut b = json!({
@@ -287,11 +329,9 @@ impl Composer for DefaultComposer {
                 b
             })
             .collect();
-        let ok = tools.iter().filter(|t| t.status == ToolStatus::Ok).count();
         let s = &report.summary;
         let answer = format!(
-            "{query}: {ok} of {} tools succeeded in {:.0} ms ({} strategy, {:.0} ms saved by running in parallel).",
-            tools.len(),
+            "{query}: {ok} of {total} tools succeeded in {:.0} ms ({} strategy, {:.0} ms saved by running in parallel).",
             s.total_duration_ms,
             orchestration.strategy,
             s.time_saved_ms.max(0.0),
@@ -299,6 +339,7 @@ impl Composer for DefaultComposer {
         blocks.push(json!({
             "type": "summary",
             "text": answer,
+            "tool_blocks": {"shown": blocks.len(), "total": total},
             "orchestration": {
                 "strategy": orchestration.strategy,
                 "groups": orchestration.groups.len(),
@@ -311,8 +352,9 @@ impl Composer for DefaultComposer {
     }
 }
 
-/// Blocks plus inspector links: the trace id and, when configured, the trace's URL in Jaeger
-/// and Tempo.
+/// The screen around the blocks: title, answer, the number of blocks (the blocks themselves are
+/// [`RunResult::blocks`](super::RunResult::blocks), kept once) and inspector links: the trace id
+/// and, when configured, the trace's URL in Jaeger and Tempo.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DefaultPresenter {
     jaeger_url: Option<String>,
@@ -359,10 +401,12 @@ impl Presenter for DefaultPresenter {
                     json!(format!("{}/api/traces/{id}", base.trim_end_matches('/')));
             }
         }
+        // The blocks are the result's own (`RunResult::blocks`), not copied in here: at
+        // 50,000 tools a second copy of every result is tens of megabytes.
         json!({
             "title": query,
             "answer": answer.answer,
-            "blocks": answer.blocks,
+            "block_count": answer.blocks.len(),
             "inspector": inspector,
         })
     }
@@ -379,6 +423,77 @@ mod tests {
         let plan =
             Plan::from_json_str(&json!({"plan_id": "wide", "tools": tools}).to_string()).unwrap();
         crate::Orchestrator::default().analyze(plan).unwrap()
+    }
+
+    #[tokio::test]
+    async fn past_the_block_limit_failed_tools_come_first_and_every_result_stays_in_the_report() {
+        let plan = Plan::from_json_str(
+            &json!({"plan_id": "mixed", "tools": [
+                {"id": "a", "tool": "echo", "params": {"n": 1}},
+                {"id": "b", "tool": "echo", "params": {"n": 2}},
+                {"id": "c", "tool": "fail"},
+                {"id": "d", "tool": "echo", "params": {"n": 4}},
+            ]})
+            .to_string(),
+        )
+        .unwrap();
+        let orch = crate::Orchestrator::default();
+        let analyzed = orch.analyze(plan).unwrap();
+        let report = orch.run(&analyzed).await;
+        let trace = OrchestrationTrace::of(&report);
+        let ids = |answer: &Answer| -> Vec<String> {
+            answer
+                .blocks
+                .iter()
+                .filter_map(|b| b["tool_id"].as_str().map(str::to_owned))
+                .collect()
+        };
+
+        let all = DefaultComposer::default().compose("q", &report, &trace);
+        assert_eq!(ids(&all), ["a", "b", "c", "d"]);
+        assert_eq!(
+            all.blocks[4]["tool_blocks"],
+            json!({"shown": 4, "total": 4})
+        );
+
+        let two = DefaultComposer::default()
+            .with_max_tool_blocks(2)
+            .compose("q", &report, &trace);
+        assert_eq!(
+            ids(&two),
+            ["a", "c"],
+            "the failed tool, then the first in order"
+        );
+        assert_eq!(
+            two.blocks[2]["tool_blocks"],
+            json!({"shown": 2, "total": 4})
+        );
+        assert!(
+            two.answer.contains("3 of 4 tools succeeded"),
+            "{}",
+            two.answer
+        );
+        assert_eq!(report.tools.len(), 4);
+        assert!(report
+            .tools
+            .iter()
+            .all(|t| t.status != ToolStatus::Ok || t.output.is_some()));
+    }
+
+    #[test]
+    fn the_screen_counts_the_blocks_instead_of_copying_them() {
+        let answer = Answer {
+            answer: "done".to_owned(),
+            blocks: vec![json!({"type": "summary"}), json!({"type": "summary"})],
+        };
+        let screen = DefaultPresenter::default()
+            .with_jaeger("http://j:16686/")
+            .present("q", &answer, Some("abc"));
+        assert_eq!(
+            screen,
+            json!({"title": "q", "answer": "done", "block_count": 2,
+                   "inspector": {"trace_id": "abc", "jaeger_url": "http://j:16686/trace/abc"}})
+        );
     }
 
     #[test]

@@ -102,7 +102,8 @@ pub trait Presenter: Send + Sync {
         None
     }
 
-    /// Builds the screen model.
+    /// Builds the screen model. The blocks stay in [`RunResult::blocks`]; a screen that
+    /// embeds them copies every result once more.
     fn present(&self, query: &str, answer: &Answer, trace_id: Option<&str>) -> Value;
 }
 
@@ -234,7 +235,7 @@ pub struct RunResult {
     pub answer: String,
     /// The answer blocks.
     pub blocks: Vec<Value>,
-    /// The screen model.
+    /// The screen model (the built-in one refers to `blocks` by count, not by copy).
     pub screen: Value,
     /// Per tool: status, inputs, output, timings.
     pub execution: RunReport,
@@ -385,7 +386,7 @@ impl Runner {
                 workflow: DEFAULT_WORKFLOW.to_owned(),
                 planner: Arc::new(planner),
                 policy: Arc::new(DefaultPolicy::default()),
-                composer: Arc::new(DefaultComposer),
+                composer: Arc::new(DefaultComposer::default()),
                 presenter: Arc::new(DefaultPresenter::from_env()),
                 orchestrator: Orchestrator::default(),
                 execute_asset: DEFAULT_EXECUTE_ASSET.to_owned(),
@@ -504,6 +505,8 @@ impl Runner {
             .orchestrator
             .run_stage(&analyzed, cancel, Some(&self.execute_asset))
             .await;
+        // The report holds all the later stages read; the plan and its graph go now.
+        drop(analyzed);
         stages.push(record(
             "execute",
             Some(self.execute_asset.clone()),

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use orchestrace::content::TelemetryConfig;
 use orchestrace::pipeline::{
     DefaultPolicy, Planner, Policy, RouterPlanner, RunError, RunResult, ShutdownSignals, Signal,
-    StaticPlanner,
+    StageError, StaticPlanner,
 };
 use orchestrace::run::ToolStatus;
 use orchestrace::telemetry::metrics::Metrics;
@@ -201,6 +201,33 @@ fn plans_dir(flag: Option<&Path>) -> Result<(PathBuf, &'static str), Failure> {
     Ok((dir, source))
 }
 
+/// Hands its plan to the one run the CLI makes; the same asset as a `StaticPlanner`'s.
+struct OncePlanner {
+    plan: std::sync::Mutex<Option<Plan>>,
+    asset_id: String,
+}
+
+impl OncePlanner {
+    fn new(plan: Plan) -> Self {
+        OncePlanner {
+            asset_id: StaticPlanner::asset_of(&plan),
+            plan: std::sync::Mutex::new(Some(plan)),
+        }
+    }
+}
+
+#[orchestrace::async_trait]
+impl Planner for OncePlanner {
+    fn asset_id(&self) -> Option<String> {
+        Some(self.asset_id.clone())
+    }
+
+    async fn plan(&self, _query: &str) -> Result<Plan, StageError> {
+        let plan = self.plan.lock().unwrap_or_else(|e| e.into_inner()).take();
+        plan.ok_or_else(|| StageError::route_plan("the plan was already run"))
+    }
+}
+
 fn runner(
     planner: impl Planner + 'static,
     workflow: String,
@@ -218,6 +245,11 @@ fn runner(
 /// report are drawn from the run's report).
 fn needs_capture(args: &RunArgs) -> bool {
     args.trace_out.is_some()
+}
+
+/// Whether anything printed or written reads the tools' values from the run report.
+fn reads_values(args: &RunArgs) -> bool {
+    args.json || args.views.html.is_some() || args.views.view != View::None
 }
 
 /// The inspector's input for the views and the HTML report of a run: the run's report,
@@ -244,13 +276,16 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     if stderr_is_terminal() {
         builder = builder.with_progress(progress_line());
     }
+    // Nothing reads the report's values when no view, report or JSON is printed: the run
+    // then holds each value only while a tool or a span needs it.
+    builder = builder.with_values_in_report(reads_values(&args));
     let orch = builder.build();
     let content = orch.telemetry().clone();
     let policy = DefaultPolicy::default().with_max_tools(args.max_tools);
 
     // Input errors are found before anything is traced or run: the plan (routed now for
     // --query), its size, the policy.
-    let (plan, query, file, runner) = match &args.plan {
+    let (plan, query, file, routed) = match &args.plan {
         Some(path) => {
             let file = clean(&path.display().to_string()).into_owned();
             let plan = Plan::from_path(path)?;
@@ -259,13 +294,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
                 .clone()
                 .or_else(|| plan.query.clone())
                 .unwrap_or_else(|| plan.plan_id.clone());
-            let runner = runner(
-                StaticPlanner::new(plan.clone()),
-                plan.plan_id.clone(),
-                policy.clone(),
-                orch.clone(),
-            );
-            (plan, query, file, runner)
+            (Some(plan), query, file, None)
         }
         None => {
             let query = args.query.clone().unwrap_or_default();
@@ -276,9 +305,10 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
                 Failure::invalid(format!("{source} {shown}: {}", clean(&e.message)))
             })?;
             let runner = runner(router, "router".to_owned(), policy.clone(), orch.clone());
-            (plan, query, shown, runner)
+            (Some(plan), query, shown, Some(runner))
         }
     };
+    let plan = plan.expect("a plan was read or routed");
     let tools = plan.tools.len();
     if tools > args.max_tools {
         return Err(Failure::invalid(format!(
@@ -292,7 +322,18 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     policy
         .validate(&analyzed, orch.registry())
         .map_err(|e| Failure::invalid(e.in_file(file.clone())))?;
-    drop(analyzed);
+    // A plan file's plan goes to the run itself, not a copy of it (at 50,000 tools a plan is
+    // tens of megabytes).
+    let runner = routed.unwrap_or_else(|| {
+        let plan = analyzed.into_plan();
+        let workflow = plan.plan_id.clone();
+        runner(
+            OncePlanner::new(plan),
+            workflow,
+            policy.clone(),
+            orch.clone(),
+        )
+    });
 
     // Output files are opened before the run, so a bad path costs nothing.
     if args.trace_out.is_some() && args.trace_out == args.views.html {
@@ -443,6 +484,23 @@ mod tests {
             "t.json"
         ])));
         assert!(!needs_capture(&run_args(&["--json", "--html", "r.html"])));
+    }
+
+    #[test]
+    fn the_report_keeps_values_only_when_something_prints_them() {
+        assert!(!reads_values(&run_args(&["--view", "none"])));
+        assert!(!reads_values(&run_args(&[
+            "--view",
+            "none",
+            "--trace-out",
+            "t.json"
+        ])));
+        assert!(reads_values(&run_args(&["--view", "none", "--json"])));
+        assert!(reads_values(&run_args(&[
+            "--view", "none", "--html", "r.html"
+        ])));
+        assert!(reads_values(&run_args(&[])));
+        assert!(reads_values(&run_args(&["--view", "timeline"])));
     }
 
     #[test]

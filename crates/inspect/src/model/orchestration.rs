@@ -293,9 +293,11 @@ impl Orchestration {
         let ((_, execute_span), members) = runs.into_iter().next()?;
         let execute = execute_span.map(|e| &spans[e]);
 
-        let execution_plan: Option<ExecutionPlan> = execute
-            .and_then(|e| e.attr_json(attr::EXECUTION_PLAN))
-            .and_then(|v| serde_json::from_value(v).ok());
+        let execution_plan: Option<ExecutionPlan> = trace.execution_plan.clone().or_else(|| {
+            execute
+                .and_then(|e| e.attr_json(attr::EXECUTION_PLAN))
+                .and_then(|v| serde_json::from_value(v).ok())
+        });
         let mut tools: Vec<ToolCall> = members.iter().map(|&i| tool_call(i, &spans[i])).collect();
         assign_groups(&mut tools, spans);
         assign_order(&mut tools, spans);

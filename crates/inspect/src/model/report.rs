@@ -46,9 +46,14 @@ impl Trace {
         }
         let mut trace = Trace::new(spans, TraceFormat::Report);
         trace.trace_id = trace_id;
+        trace.execution_plan = Some(report.execution_plan.clone());
         trace
     }
 }
+
+/// The attributes `tool_span` sets for a tool that ran and returned a result (a failed or
+/// skipped tool has a few more or fewer): the maps are sized once, not grown by doubling.
+const TOOL_ATTRIBUTES: usize = 16;
 
 fn epoch_ns(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
@@ -67,7 +72,7 @@ fn blank(name: &str, start_ns: u64, end_ns: u64) -> TraceSpan {
         kind: SpanKind::Internal,
         start_ns,
         end_ns: end_ns.max(start_ns),
-        attributes: Map::new(),
+        attributes: Map::with_capacity(TOOL_ATTRIBUTES),
         status: SpanStatus::default(),
         links: Vec::new(),
         events: Vec::new(),
@@ -92,10 +97,8 @@ fn execute_span(
         attr::EXECUTION_STRATEGY.into(),
         json!(report.strategy.as_str()),
     );
-    a.insert(
-        attr::EXECUTION_PLAN.into(),
-        serde_json::to_value(&report.execution_plan).unwrap_or(Value::Null),
-    );
+    // The execution plan goes to the trace whole and typed (`Trace::execution_plan`), not as
+    // a JSON attribute: at 50,000 tools that is tens of megabytes of `Value`s.
     a.insert(attr::TOTAL_DURATION_MS.into(), json!(sum.total_duration_ms));
     a.insert(
         attr::SERIAL_DURATION_MS.into(),
@@ -147,15 +150,13 @@ fn tool_span(
     }
     a.insert(attr::EXECUTION_GROUP.into(), json!(run.group));
     a.insert(attr::EXECUTION_ORDER_INDEX.into(), json!(run.order));
-    let others: Vec<&String> = group.iter().filter(|t| **t != run.id).collect();
-    let listed: Vec<&String> = others
-        .iter()
-        .take(attr::MAX_PARALLEL_WITH)
-        .copied()
-        .collect();
-    a.insert(attr::PARALLEL_WITH.into(), json!(listed));
-    if others.len() > attr::MAX_PARALLEL_WITH {
-        a.insert(attr::PARALLEL_WITH_COUNT.into(), json!(others.len()));
+    // As the span observer writes it: the ids in a small level, the count in a wide one.
+    let others = group.len().saturating_sub(1);
+    if others <= attr::MAX_PARALLEL_WITH {
+        let listed: Vec<&String> = group.iter().filter(|t| **t != run.id).collect();
+        a.insert(attr::PARALLEL_WITH.into(), json!(listed));
+    } else {
+        a.insert(attr::PARALLEL_WITH_COUNT.into(), json!(others));
     }
     a.insert(attr::DEPENDS_ON.into(), json!(deps));
     if !run.data_flow.is_empty() {

@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
+use orchestrace::schedule::ExecutionPlan;
 use orchestrace::semconv as attr;
 
 /// Which kind of document a trace was read from.
@@ -234,6 +235,9 @@ pub struct Trace {
     pub spans: Vec<TraceSpan>,
     /// The kind of document it was read from.
     pub format: TraceFormat,
+    /// The run's execution plan when the trace was built from a run report (spans carry it as
+    /// a JSON attribute cut to the value limit; a report has it whole).
+    pub(crate) execution_plan: Option<ExecutionPlan>,
 }
 
 impl Trace {
@@ -251,6 +255,7 @@ impl Trace {
             trace_id,
             spans,
             format,
+            execution_plan: None,
         }
     }
 
