@@ -7,6 +7,7 @@
 //! What it prints of text it does not control (plans, traces, library errors) goes through
 //! [`sanitize`]: no terminal escape sequence and no credential in a URL reaches the terminal.
 
+mod alloc;
 mod args;
 mod inspect_cmd;
 mod json;
@@ -83,6 +84,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // A run and an inspection build one large model after another on different threads; the
+    // server keeps the allocator's defaults for its concurrent requests.
+    if !matches!(cli.command, Command::Serve(_)) {
+        alloc::one_arena();
+    }
     let result = match cli.command {
         Command::Plan(a) => plan_cmd::plan(a),
         Command::Run(a) => run_cmd::run(a),

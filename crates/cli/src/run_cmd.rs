@@ -364,7 +364,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     // the spans are read; a tool blocking a thread is not waited for long.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     eprint!("{}", clear_line());
-    let result = match result {
+    let mut result = match result {
         Ok(Ok(result)) => result,
         Ok(Err(e)) => {
             guard.shutdown();
@@ -381,6 +381,12 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     // The views' model, only when something draws it.
     let inspected = (html.is_some() || (!args.json && args.views.view != View::None))
         .then(|| inspector_input(&content, &result));
+    // What is printed from the result is taken now, and the result goes: with the views'
+    // model built, a second copy of every tool's record would only add to the peak.
+    let tools_code = exit_code(&result.execution);
+    let shown = args.json.then(|| result.redacted(&content));
+    let (trace_id, answer) = (result.trace_id.take(), std::mem::take(&mut result.answer));
+    drop(result);
     let captured = trace_out.as_ref().and_then(|_| guard.captured());
     // Bounded by the export's shutdown timeout; a second signal cuts it short.
     let summary = guard.shutdown();
@@ -404,22 +410,21 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
         super::inspect_cmd::write_html_file(out, trace)?;
     }
     let mut out = std::io::stdout().lock();
-    if args.json {
-        let shown = result.redacted(&content);
-        super::json::write_pretty(&mut out, &shown).or_else(super::ignore_broken_pipe)?;
+    if let Some(shown) = &shown {
+        super::json::write_pretty(&mut out, shown).or_else(super::ignore_broken_pipe)?;
     } else if args.views.view == View::None {
-        if let Some(id) = &result.trace_id {
+        if let Some(id) = &trace_id {
             writeln!(out, "trace {}", clean(id)).or_else(super::ignore_broken_pipe)?;
         }
     } else {
         if let Some(t) = &inspected {
             super::inspect_cmd::write_views_to(&mut out, t, args.views.view, args.views.all)?;
         }
-        writeln!(out, "\nanswer: {}", clean(&result.answer)).or_else(super::ignore_broken_pipe)?;
+        writeln!(out, "\nanswer: {}", clean(&answer)).or_else(super::ignore_broken_pipe)?;
     }
     Ok(match interrupt.signal() {
         Some(signal) => signal.exit_code(),
-        None => exit_code(&result.execution),
+        None => tools_code,
     })
 }
 
