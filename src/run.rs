@@ -245,6 +245,11 @@ impl RunReport {
     /// first seen under a secret key redacted wherever they flowed next. Nothing is cut to
     /// the span value limit.
     pub fn redacted(&self, content: &TelemetryConfig) -> RunReport {
+        self.clone().into_redacted(content)
+    }
+
+    /// [`RunReport::redacted`] without a copy: this report, redacted where it stands.
+    pub fn into_redacted(mut self, content: &TelemetryConfig) -> RunReport {
         let r = content.redactor();
         let mut known = Vec::new();
         for t in &self.tools {
@@ -254,8 +259,7 @@ impl RunReport {
         }
         let value = |v: &Arc<Value>| r.redacted_shared(v, &known);
         let text = |t: &str| content.redact_free_text(t, &known);
-        let mut out = self.clone();
-        for t in &mut out.tools {
+        for t in &mut self.tools {
             t.input = t.input.as_ref().map(value);
             t.output = t.output.as_ref().map(value);
             for flow in &mut t.data_flow {
@@ -271,7 +275,7 @@ impl RunReport {
             }
             t.reason = t.reason.as_deref().map(text);
         }
-        out
+        self
     }
 }
 

@@ -252,12 +252,6 @@ fn reads_values(args: &RunArgs) -> bool {
     args.json || args.views.html.is_some() || args.views.view != View::None
 }
 
-/// The inspector's input for the views and the HTML report of a run: the run's report,
-/// redacted, not a second copy of every span.
-fn inspector_input(content: &TelemetryConfig, result: &RunResult) -> Trace {
-    Trace::from_report(&result.execution.redacted(content))
-}
-
 pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     let interrupt = Interrupt::catch()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -364,7 +358,7 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     // the spans are read; a tool blocking a thread is not waited for long.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     eprint!("{}", clear_line());
-    let mut result = match result {
+    let result = match result {
         Ok(Ok(result)) => result,
         Ok(Err(e)) => {
             guard.shutdown();
@@ -379,14 +373,24 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
         }
     };
     // The views' model, only when something draws it.
-    let inspected = (html.is_some() || (!args.json && args.views.view != View::None))
-        .then(|| inspector_input(&content, &result));
-    // What is printed from the result is taken now, and the result goes: with the views'
-    // model built, a second copy of every tool's record would only add to the peak.
+    // What is printed is taken from the result, and the rest of it goes before the views'
+    // model is built: the report is redacted where it stands, not copied.
     let tools_code = exit_code(&result.execution);
     let shown = args.json.then(|| result.redacted(&content));
-    let (trace_id, answer) = (result.trace_id.take(), std::mem::take(&mut result.answer));
-    drop(result);
+    let RunResult {
+        trace_id,
+        answer,
+        execution,
+        plan_trace,
+        blocks,
+        screen,
+    } = result;
+    drop((plan_trace, blocks, screen));
+    let draws = html.is_some() || (!args.json && args.views.view != View::None);
+    let inspected = draws.then(|| match &shown {
+        Some(shown) => Trace::from_report(&shown.execution),
+        None => Trace::from_report(&execution.into_redacted(&content)),
+    });
     let captured = trace_out.as_ref().and_then(|_| guard.captured());
     // Bounded by the export's shutdown timeout; a second signal cuts it short.
     let summary = guard.shutdown();
