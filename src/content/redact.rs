@@ -162,7 +162,26 @@ impl Redactor {
     /// Whether a string value carries a credential: a bearer token, a JWT, a known token
     /// shape, a PEM private key, a password in a URL or a secret query parameter.
     pub fn is_secret_value(&self, value: &str) -> bool {
-        !self.disabled && (has_bearer(value) || has_jwt(value) || !secret_spans(value).is_empty())
+        if self.disabled {
+            return false;
+        }
+        // One pass for the markers of every shape; the shapes are checked only where their
+        // marker is (most values hold none).
+        let b = value.as_bytes();
+        let (mut bearer, mut jwt, mut shape) = (false, false, false);
+        for i in 0..b.len() {
+            let rest = &b[i..];
+            match b[i] {
+                b'b' | b'B' => {
+                    bearer |= rest.len() >= 6 && rest[..6].eq_ignore_ascii_case(b"bearer")
+                }
+                b'e' => jwt |= rest.starts_with(b"eyJ"),
+                _ => shape |= marker_at(rest),
+            }
+        }
+        (bearer && has_bearer(value))
+            || (jwt && has_jwt(value))
+            || (shape && !secret_spans(value).is_empty())
     }
 
     /// A copy of `value` with secrets replaced.
@@ -372,27 +391,37 @@ const SECRET_PARAMS: &[&str] = &["key", "sig", "signature", "code", "client_secr
 
 /// Byte ranges of the credentials inside `text`: known token shapes, PEM private keys,
 /// passwords in URLs and secret query parameter values. Sorted, not overlapping.
+/// Whether `b` holds one of the markers every secret shape of [`secret_spans`] starts with:
+/// `AKIA`, `ASIA`, `AIza`, `gh` (`ghp_`…, `github_pat_`), `glpat-`, `xox`, `_live_`,
+/// `-----BEGIN`, `://` or `=`, in a single pass.
+fn has_marker(b: &[u8]) -> bool {
+    (0..b.len()).any(|i| marker_at(&b[i..]))
+}
+
+/// Whether `rest` starts with one of [`has_marker`]'s markers.
+fn marker_at(rest: &[u8]) -> bool {
+    match rest.first() {
+        Some(b'A') => {
+            rest.starts_with(b"AKIA") || rest.starts_with(b"ASIA") || rest.starts_with(b"AIza")
+        }
+        Some(b'g') => rest.starts_with(b"gh") || rest.starts_with(b"glpat-"),
+        Some(b'x') => rest.starts_with(b"xox"),
+        Some(b'_') => rest.starts_with(b"_live_"),
+        Some(b'-') => rest.starts_with(b"-----BEGIN"),
+        Some(b':') => rest.starts_with(b"://"),
+        Some(b'=') => true,
+        _ => false,
+    }
+}
+
 fn secret_spans(text: &str) -> Vec<(usize, usize)> {
-    // Most values hold none of the markers every shape below starts with: a few fast
-    // substring searches spare them the byte-by-byte scan (a 1 MB output is checked on
-    // every span it reaches).
-    const MARKERS: &[&str] = &[
-        "AKIA",
-        "ASIA",
-        "gh",
-        "github_pat_",
-        "glpat-",
-        "xox",
-        "_live_",
-        "AIza",
-        "-----BEGIN",
-        "://",
-        "=",
-    ];
-    if !MARKERS.iter().any(|m| text.contains(m)) {
+    // Most values hold none of the markers every shape below starts with: one pass over the
+    // bytes spares them the scan for each shape (a 1 MB output is checked on every span it
+    // reaches, and a span checks a dozen short strings).
+    let b = text.as_bytes();
+    if !has_marker(b) {
         return Vec::new();
     }
-    let b = text.as_bytes();
     let mut spans = Vec::new();
     let run = |from: usize, ok: &dyn Fn(u8) -> bool| {
         from + b[from.min(b.len())..]
@@ -629,6 +658,10 @@ fn has_jwt(value: &str) -> bool {
 
 /// Cuts `text` to at most `limit` characters, marking the cut with how much was dropped.
 pub(crate) fn truncate(text: String, limit: usize) -> String {
+    // No more bytes than the limit: no more characters either, nothing to count.
+    if text.len() <= limit {
+        return text;
+    }
     match text.char_indices().nth(limit) {
         None => text,
         Some((at, _)) => {
@@ -667,13 +700,17 @@ pub(crate) fn json_limited<T: serde::Serialize + ?Sized>(
     // Up to 4 bytes a character, so this many bytes always hold `limit + 1` characters.
     let cap = limit.saturating_mul(4).saturating_add(4);
     let mut w = Limited {
-        buf: Vec::new(),
+        // Room for a typical attribute at once (params, arguments, a data-flow record).
+        buf: Vec::with_capacity(cap.min(256)),
         cap,
         total: 0,
     };
     serde_json::to_writer(&mut w, value).expect("writing JSON to memory cannot fail");
-    let text = String::from_utf8_lossy(&w.buf).into_owned();
-    if w.total == w.buf.len() {
+    let complete = w.total == w.buf.len();
+    // Valid UTF-8 unless the cut fell inside a character: no copy in the usual case.
+    let text = String::from_utf8(w.buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    if complete {
         return (truncate(text, limit), w.total);
     }
     // Only a prefix was kept: say what was cut in bytes of the whole JSON.
@@ -689,6 +726,54 @@ pub(crate) fn json_limited<T: serde::Serialize + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_marker_pass_finds_what_a_search_for_each_marker_finds() {
+        const MARKERS: &[&str] = &[
+            "AKIA",
+            "ASIA",
+            "gh",
+            "github_pat_",
+            "glpat-",
+            "xox",
+            "_live_",
+            "AIza",
+            "-----BEGIN",
+            "://",
+            "=",
+        ];
+        let texts = [
+            "",
+            "A",
+            "AKI",
+            "xAKIAx",
+            "ASIA",
+            "AIz",
+            "AIza",
+            "g",
+            "gh",
+            "glpat",
+            "glpat-",
+            "xo",
+            "xox",
+            "_live",
+            "sk_live_x",
+            "----BEGIN",
+            "-----BEGIN KEY",
+            ":/",
+            "a://b",
+            "k=v",
+            "plain text",
+            "tool 17",
+            "{t3.rows}",
+            "Ünïcode gh",
+            "ends with g",
+        ];
+        for t in texts {
+            let expected = MARKERS.iter().any(|m| t.contains(m));
+            assert_eq!(has_marker(t.as_bytes()), expected, "{t:?}");
+        }
+    }
 
     #[test]
     fn the_ascii_fast_path_agrees_with_the_general_one() {
