@@ -389,8 +389,6 @@ fn secret_key_suffix(key: &str) -> bool {
 /// say so (`?key=`, `?sig=`).
 const SECRET_PARAMS: &[&str] = &["key", "sig", "signature", "code", "client_secret"];
 
-/// Byte ranges of the credentials inside `text`: known token shapes, PEM private keys,
-/// passwords in URLs and secret query parameter values. Sorted, not overlapping.
 /// Whether `b` holds one of the markers every secret shape of [`secret_spans`] starts with:
 /// `AKIA`, `ASIA`, `AIza`, `gh` (`ghp_`…, `github_pat_`), `glpat-`, `xox`, `_live_`,
 /// `-----BEGIN`, `://` or `=`, in a single pass.
@@ -414,6 +412,8 @@ fn marker_at(rest: &[u8]) -> bool {
     }
 }
 
+/// Byte ranges of the credentials inside `text`: known token shapes, PEM private keys,
+/// passwords in URLs and secret query parameter values. Sorted, not overlapping.
 fn secret_spans(text: &str) -> Vec<(usize, usize)> {
     // Most values hold none of the markers every shape below starts with: one pass over the
     // bytes spares them the scan for each shape (a 1 MB output is checked on every span it

@@ -534,6 +534,17 @@ impl<'a> Run<'a> {
         (Arc::new(Value::Object(input)), failure)
     }
 
+    /// Tool `i` has started and read its dependencies' outputs: each output it was the last
+    /// reader of goes.
+    fn reader_gone(&mut self, i: usize) {
+        for &d in self.plan.dependencies(i) {
+            self.readers_left[d] -= 1;
+            if self.readers_left[d] == 0 {
+                self.release_output(d);
+            }
+        }
+    }
+
     /// Drops tool `i`'s output (no dependent will read it any more) and gives its size back
     /// to the budget.
     fn release_output(&mut self, i: usize) {
@@ -547,12 +558,7 @@ impl<'a> Run<'a> {
         let now = self.now();
         let (input, failure) = self.resolve_input(i);
         if !self.orch.inner.keep_values {
-            for &d in self.plan.dependencies(i) {
-                self.readers_left[d] -= 1;
-                if self.readers_left[d] == 0 {
-                    self.release_output(d);
-                }
-            }
+            self.reader_gone(i);
         }
         let spec = &self.plan.plan().tools[i];
         let rec = &mut self.records[i];
@@ -740,6 +746,13 @@ impl<'a> Run<'a> {
         rec.reason = Some(reason);
         rec.ended_at = Some(now);
         self.observers.tool_ended(&self.records[i]);
+        if !self.orch.inner.keep_values {
+            // A tool stopped while running: its input goes as a finished tool's does. (Skipped
+            // tools end here too, when the run ends: what they would have read goes with it.)
+            let rec = &mut self.records[i];
+            rec.input = None;
+            rec.data_flow = Vec::new();
+        }
     }
 
     fn report(mut self) -> RunReport {

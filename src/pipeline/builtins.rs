@@ -254,7 +254,8 @@ impl Policy for DefaultPolicy {
 /// One block per tool plus a summary block referencing the orchestration trace.
 ///
 /// At scale the blocks summarise: past [`DefaultComposer::DEFAULT_MAX_TOOL_BLOCKS`] tools
-/// (configurable) the failed tools come first, then the others in planned order, up to the
+/// (configurable) the failed tools come first, then cancelled and skipped ones, then the
+/// others, each in planned order, up to the
 /// limit; the summary block counts the tools shown and the tools run
 /// (`tool_blocks: {shown, total}`). Every tool's result stays in the run report
 /// ([`RunResult::execution`](super::RunResult::execution)).
@@ -300,8 +301,13 @@ impl Composer for DefaultComposer {
         let total = tools.len();
         let mut shown = tools.clone();
         if shown.len() > self.max_tool_blocks {
-            // Stable: failed tools first, each part in planned order.
-            shown.sort_by_key(|t| t.status == ToolStatus::Ok);
+            // Stable: failed tools first, then cancelled and skipped ones, then the rest, each
+            // part in planned order.
+            shown.sort_by_key(|t| match t.status {
+                ToolStatus::Error => 0,
+                ToolStatus::Ok => 2,
+                _ => 1,
+            });
             shown.truncate(self.max_tool_blocks);
             shown.sort_by_key(|t| t.order);
         }
@@ -433,6 +439,7 @@ mod tests {
                 {"id": "b", "tool": "echo", "params": {"n": 2}},
                 {"id": "c", "tool": "fail"},
                 {"id": "d", "tool": "echo", "params": {"n": 4}},
+                {"id": "e", "tool": "echo", "depends_on": ["c"]},
             ]})
             .to_string(),
         )
@@ -450,10 +457,10 @@ mod tests {
         };
 
         let all = DefaultComposer::default().compose("q", &report, &trace);
-        assert_eq!(ids(&all), ["a", "b", "c", "d"]);
+        assert_eq!(ids(&all), ["a", "b", "c", "d", "e"]);
         assert_eq!(
-            all.blocks[4]["tool_blocks"],
-            json!({"shown": 4, "total": 4})
+            all.blocks[5]["tool_blocks"],
+            json!({"shown": 5, "total": 5})
         );
 
         let two = DefaultComposer::default()
@@ -461,19 +468,27 @@ mod tests {
             .compose("q", &report, &trace);
         assert_eq!(
             ids(&two),
-            ["a", "c"],
-            "the failed tool, then the first in order"
+            ["c", "e"],
+            "the failed tool, then the skipped one"
         );
         assert_eq!(
             two.blocks[2]["tool_blocks"],
-            json!({"shown": 2, "total": 4})
+            json!({"shown": 2, "total": 5})
+        );
+        let three = DefaultComposer::default()
+            .with_max_tool_blocks(3)
+            .compose("q", &report, &trace);
+        assert_eq!(
+            ids(&three),
+            ["a", "c", "e"],
+            "then the first in planned order"
         );
         assert!(
-            two.answer.contains("3 of 4 tools succeeded"),
+            two.answer.contains("3 of 5 tools succeeded"),
             "{}",
             two.answer
         );
-        assert_eq!(report.tools.len(), 4);
+        assert_eq!(report.tools.len(), 5);
         assert!(report
             .tools
             .iter()

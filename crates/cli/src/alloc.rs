@@ -4,13 +4,15 @@
 //! runtime's worker threads and the views are drawn on the main thread, so memory the run
 //! freed cannot serve the views, and peak RSS becomes the sum of both peaks. With one arena, a
 //! 50,000-tool run with views peaks at 359 MB instead of 489 MB, and 127 MB instead of 148 MB
-//! with `--view none`, at the same speed (`benches/README.md`). A `MALLOC_ARENA_MAX` in the
-//! environment is left to glibc.
+//! with `--view none`, at the same speed (`benches/README.md`). An arena limit in the
+//! environment (`MALLOC_ARENA_MAX`, `GLIBC_TUNABLES=glibc.malloc.arena_max=N`) is left to
+//! glibc.
 
 /// Limits the process to one heap arena unless the environment says otherwise.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub(crate) fn one_arena() {
-    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+    let tuned = std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("arena_max"));
+    if tuned || std::env::var_os("MALLOC_ARENA_MAX").is_some() {
         return;
     }
     // SAFETY: `mallopt` only sets an allocator parameter; it is called before any thread of
