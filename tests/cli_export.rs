@@ -6,40 +6,14 @@ mod support;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::trace::v1::TracesData;
-use support::{orchestrace, trace_id, Receiver};
+use support::{orchestrace, run_exported, trace_id, Receiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_exports_over_grpc_and_http() {
     let rx = Receiver::start().await;
     for (url, proto) in [(rx.grpc_url(), "grpc"), (rx.http_url(), "http")] {
         let before = rx.spans().len();
-        let out = tokio::task::spawn_blocking(move || {
-            orchestrace(
-                &[
-                    "run",
-                    "examples/plans/ci_ops.json",
-                    "--otlp",
-                    &url,
-                    "--protocol",
-                    proto,
-                ],
-                &[],
-            )
-        })
-        .await
-        .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            out.stderr.is_empty(),
-            "quiet when healthy: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let trace_id = trace_id(&out);
+        let trace_id = run_exported("examples/plans/ci_ops.json", url, proto).await;
         let spans = rx.wait_for(before + 11, Duration::from_secs(30)).await;
         let ours: Vec<_> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
         assert_eq!(

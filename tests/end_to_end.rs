@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{orchestrace, trace_id, Attr, Receiver, RecvSpan};
+use support::{orchestrace, run_exported, trace_id, Attr, Receiver, RecvSpan};
 
 fn named<'a>(spans: &'a [&RecvSpan], name: &str) -> &'a RecvSpan {
     spans
@@ -25,33 +25,7 @@ fn strings(items: &[&str]) -> Attr {
 async fn ci_ops_reaches_the_receiver_and_reads_back() {
     let rx = Receiver::start().await;
     let url = rx.grpc_url();
-    let out = tokio::task::spawn_blocking(move || {
-        orchestrace(
-            &[
-                "run",
-                "examples/plans/ci_ops.json",
-                "--otlp",
-                &url,
-                "--protocol",
-                "grpc",
-            ],
-            &[],
-        )
-    })
-    .await
-    .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stderr.is_empty(),
-        "quiet when healthy: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let id = trace_id(&out);
+    let id = run_exported("examples/plans/ci_ops.json", url, "grpc").await;
     let all = rx.wait_for(11, Duration::from_secs(30)).await;
     let spans: Vec<&RecvSpan> = all.iter().filter(|s| s.trace_id == id).collect();
     let mut names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();

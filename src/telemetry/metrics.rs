@@ -333,14 +333,7 @@ impl MetricsBuilder {
             #[cfg(feature = "grpc")]
             OtlpProtocol::Grpc => {
                 // As for spans: the gRPC channel gets a Tokio reactor of its own.
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(1)
-                    .thread_name("orchestrace-otlp-metrics")
-                    .enable_all()
-                    .build()
-                    .map_err(|e| {
-                        TelemetryError::Exporter(format!("cannot start the export runtime: {e}"))
-                    })?;
+                let rt = super::export::export_runtime("orchestrace-otlp-metrics")?;
                 let exporter = {
                     let _entered = rt.enter();
                     opentelemetry_otlp::MetricExporter::builder()

@@ -118,3 +118,25 @@ pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
         std::thread::sleep(Duration::from_millis(25));
     }
 }
+
+/// `orchestrace run PLAN --otlp URL --protocol P`, run off the async runtime: asserts it
+/// succeeded quietly (nothing on stderr) and returns its trace id.
+pub async fn run_exported(plan: &'static str, url: String, protocol: &'static str) -> String {
+    let out = tokio::task::spawn_blocking(move || {
+        orchestrace(&["run", plan, "--otlp", &url, "--protocol", protocol], &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "quiet when healthy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    trace_id(&out)
+}

@@ -10,5 +10,5 @@ pub mod receiver;
 pub mod spantree;
 pub mod traces;
 
-pub use cli::{orchestrace, trace_id};
+pub use cli::{orchestrace, run_exported, trace_id};
 pub use receiver::{closed_port, Attr, Receiver, RecvSpan};

@@ -50,8 +50,8 @@ pub use model::{
     ToolCall, Trace, TraceFormat, TraceSpan,
 };
 pub use render::{
-    clean, write_analysis, write_detail, write_html, write_notes, write_timeline, RenderOptions,
-    DEFAULT_MAX_ROWS, DEFAULT_WIDTH, MIN_WIDTH,
+    clean, escape_html, write_analysis, write_detail, write_html, write_notes, write_timeline,
+    RenderOptions, DEFAULT_MAX_ROWS, DEFAULT_WIDTH, MIN_WIDTH,
 };
 pub use source::{
     fetch, fetch_jaeger, fetch_tempo, fetch_with, search_jaeger, trace_url, Backend, FetchError,

@@ -370,21 +370,29 @@ async fn api_summary(State(s): State<AppState>, Path(id): Path<String>) -> Respo
     }
 }
 
-async fn api_analysis(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let id = match trace_id(&id) {
-        Ok(id) => id,
-        Err(e) => return e,
-    };
+/// A path's trace id, checked, with the stored trace's cached analysis (when there is one) and
+/// its version; a 400 or 404 answer otherwise.
+async fn cached_analysis(
+    s: &AppState,
+    id: &str,
+) -> Result<(String, Option<String>, i64), Response> {
+    let id = trace_id(id)?;
     let r = s.readers.clone();
     let lookup = {
         let id = id.clone();
-        blocking(move || r.with(|c| store::cached_analysis(c, &id))).await
+        blocking(move || r.with(|c| store::cached_analysis(c, &id))).await?
     };
-    let version = match lookup {
-        Ok(None) => return error(StatusCode::NOT_FOUND, "no such trace"),
+    match lookup {
+        None => Err(error(StatusCode::NOT_FOUND, "no such trace")),
+        Some((text, version)) => Ok((id, text, version)),
+    }
+}
+
+async fn api_analysis(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    let (id, version) = match cached_analysis(&s, &id).await {
         // A trace the analyzer could not read is cached as `null`: recompute to say why.
-        Ok(Some((Some(text), _))) if text != "null" => return json_response(text),
-        Ok(Some((_, version))) => version,
+        Ok((_, Some(text), _)) if text != "null" => return json_response(text),
+        Ok((id, _, version)) => (id, version),
         Err(e) => return e,
     };
     let r = s.readers.clone();
@@ -429,21 +437,8 @@ async fn api_workflow_stats(
     }
 }
 
-/// Escapes text for HTML.
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML: the report's own escaping.
+pub(crate) use orchestrace_inspect::escape_html as esc;
 
 /// Percent-encodes a path segment.
 pub(crate) fn url_segment(s: &str) -> String {
@@ -481,18 +476,8 @@ fn html_response(html: String) -> Response {
 }
 
 async fn trace_page(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let id = match trace_id(&id) {
-        Ok(id) => id,
-        Err(e) => return e,
-    };
-    let r = s.readers.clone();
-    let lookup = {
-        let id = id.clone();
-        blocking(move || r.with(|c| store::cached_analysis(c, &id))).await
-    };
-    let version = match lookup {
-        Ok(None) => return error(StatusCode::NOT_FOUND, "no such trace"),
-        Ok(Some((_, version))) => version,
+    let (id, version) = match cached_analysis(&s, &id).await {
+        Ok((id, _, version)) => (id, version),
         Err(e) => return e,
     };
     let r = s.readers.clone();

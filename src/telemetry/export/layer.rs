@@ -68,17 +68,7 @@ impl TelemetryBuilder {
         let stats = Arc::new(ExportStats::default());
         let mut endpoint = None;
         if let Some(url) = &resolved.endpoint {
-            // Export runs on a runtime of its own, so it works whatever runtime the host has
-            // (or had: the CLI flushes after its runtime is gone) and never competes with the
-            // host's tasks.
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("orchestrace-otlp")
-                .enable_all()
-                .build()
-                .map_err(|e| {
-                    TelemetryError::Exporter(format!("cannot start the export runtime: {e}"))
-                })?;
+            let runtime = super::export_runtime("orchestrace-otlp")?;
             let exporter = {
                 let _entered = runtime.enter();
                 OtlpExporter::new(&resolved, url, &resource)

@@ -33,3 +33,17 @@ pub use layer::{init, layer, Telemetry, EXPORT_STACK_TARGETS, SCOPE_NAME};
 pub use settings::{
     OtlpProtocol, TelemetryBuilder, TelemetryError, DEFAULT_SERVICE_NAME, DEFAULT_SHUTDOWN_TIMEOUT,
 };
+
+/// The runtime an exporter runs on: one worker of its own, so export works whatever runtime
+/// the host has (or had: the CLI flushes after its runtime is gone) and never competes with
+/// the host's tasks.
+pub(crate) fn export_runtime(
+    thread_name: &'static str,
+) -> Result<tokio::runtime::Runtime, TelemetryError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(thread_name)
+        .enable_all()
+        .build()
+        .map_err(|e| TelemetryError::Exporter(format!("cannot start the export runtime: {e}")))
+}

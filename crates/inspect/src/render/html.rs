@@ -14,8 +14,11 @@ use crate::analysis::{
 };
 use crate::model::{Orchestration, Trace};
 
-/// Escapes text for HTML content and attribute values.
-fn esc(s: &str) -> String {
+use escape_html as esc;
+
+/// Escapes text for HTML content and attribute values (control characters but newlines
+/// become spaces).
+pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

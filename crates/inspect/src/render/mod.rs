@@ -5,7 +5,7 @@
 mod html;
 mod text;
 
-pub use html::write_html;
+pub use html::{escape_html, write_html};
 pub use text::{write_analysis, write_detail, write_notes, write_timeline};
 
 /// Tools a view lists before it summarizes (see [`RenderOptions::with_all_rows`]).
