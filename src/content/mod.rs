@@ -199,18 +199,14 @@ impl TelemetryConfig {
     }
 
     /// `value` redacted (secret keys, token-shaped values, and the `known` secrets of this
-    /// run) and serialized, cut to the limit; with the full JSON size in bytes.
-    pub(crate) fn json_attr(&self, value: &serde_json::Value, known: &[String]) -> (String, usize) {
+    /// run) and serialized, cut to the limit.
+    pub(crate) fn json_attr(&self, value: &serde_json::Value, known: &[String]) -> String {
         self.json_attr_owned(value.clone(), known)
     }
 
     /// [`TelemetryConfig::json_attr`] of a value built for the purpose: redacted in place,
     /// without a copy.
-    pub(crate) fn json_attr_owned(
-        &self,
-        mut value: serde_json::Value,
-        known: &[String],
-    ) -> (String, usize) {
+    pub(crate) fn json_attr_owned(&self, mut value: serde_json::Value, known: &[String]) -> String {
         self.redactor.redact_in_place(&mut value);
         self.redactor.redact_known(&mut value, known);
         json_limited(&value, self.value_limit)

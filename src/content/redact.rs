@@ -44,6 +44,71 @@ const KEY_PATTERNS: &[&str] = &[
     "xsrf",
     "connectionstring",
 ];
+/// Remembered [`Redactor::is_secret_key`] verdicts of the built-in rules, per thread.
+mod key_verdicts {
+    use std::cell::RefCell;
+
+    use rustc_hash::FxHashMap;
+
+    /// Longer keys are decided each time (and are rare).
+    const MAX_KEY: usize = 64;
+    /// The table is emptied when it holds this many keys (at most ~0.5 MB a thread), so a
+    /// stream of distinct keys costs a bounded amount of memory.
+    const MAX_KEYS: usize = 4096;
+
+    thread_local! {
+        static VERDICTS: RefCell<FxHashMap<Box<str>, bool>> = RefCell::new(FxHashMap::default());
+    }
+
+    /// The verdict for `key`, from `decide` the first time.
+    pub(super) fn get_or_insert(key: &str, decide: impl FnOnce() -> bool) -> bool {
+        if key.len() > MAX_KEY {
+            return decide();
+        }
+        let mut decide = Some(decide);
+        let remembered = VERDICTS
+            .try_with(|cell| {
+                let mut verdicts = cell.try_borrow_mut().ok()?;
+                if let Some(&known) = verdicts.get(key) {
+                    return Some(known);
+                }
+                if verdicts.len() >= MAX_KEYS {
+                    verdicts.clear();
+                }
+                let verdict = decide.take()?();
+                verdicts.insert(key.into(), verdict);
+                Some(verdict)
+            })
+            .ok()
+            .flatten();
+        // The table is gone (thread exit) or in use: decide without it.
+        remembered.unwrap_or_else(|| decide.take().is_some_and(|d| d()))
+    }
+}
+
+/// Which bytes start one of [`KEY_PATTERNS`].
+const KEY_PATTERN_STARTS: [bool; 256] = {
+    let mut starts = [false; 256];
+    let mut i = 0;
+    while i < KEY_PATTERNS.len() {
+        starts[KEY_PATTERNS[i].as_bytes()[0] as usize] = true;
+        i += 1;
+    }
+    starts
+};
+
+/// Whether a normalized key holds one of [`KEY_PATTERNS`]: one pass over its bytes, the
+/// patterns compared only where one could start (a key is checked for every value that
+/// goes on a span).
+fn has_key_pattern(norm: &[u8]) -> bool {
+    (0..norm.len()).any(|i| {
+        KEY_PATTERN_STARTS[norm[i] as usize]
+            && KEY_PATTERNS
+                .iter()
+                .any(|p| norm[i..].starts_with(p.as_bytes()))
+    })
+}
+
 /// Short patterns that must be a whole word of the key (`ssn` but not `classname`).
 const KEY_WORDS: &[&str] = &[
     "jwt", "ssn", "pass", "pwd", "pin", "otp", "dsn", "cvv", "cvc",
@@ -109,6 +174,15 @@ impl Redactor {
         if self.disabled {
             return false;
         }
+        // With the built-in patterns only, the verdict is a function of the key alone: the
+        // same few keys come back in every value of a run, so it is remembered.
+        if self.extra.is_empty() {
+            return key_verdicts::get_or_insert(key, || self.uncached_secret_key(key));
+        }
+        self.uncached_secret_key(key)
+    }
+
+    fn uncached_secret_key(&self, key: &str) -> bool {
         match self.ascii_secret_key(key) {
             Some(verdict) => verdict,
             None => self.general_secret_key(key),
@@ -133,14 +207,13 @@ impl Redactor {
             buf[n] = b.to_ascii_lowercase();
             n += 1;
         }
-        let norm = std::str::from_utf8(&buf[..n]).ok()?;
-        let has = |p: &str| norm.as_bytes().windows(p.len()).any(|w| w == p.as_bytes());
+        let norm = &buf[..n];
         Some(
-            KEY_PATTERNS.iter().any(|p| has(p))
+            has_key_pattern(norm)
                 || self
                     .extra
                     .iter()
-                    .any(|p| !p.is_empty() && norm.contains(p.as_str()))
+                    .any(|p| !p.is_empty() && norm.windows(p.len()).any(|w| w == p.as_bytes()))
                 || has_auth(norm)
                 || ascii_has_word(key.as_bytes(), KEY_WORDS)
                 || secret_key_suffix(key),
@@ -154,7 +227,7 @@ impl Redactor {
                 .extra
                 .iter()
                 .any(|p| !p.is_empty() && norm.contains(p.as_str()))
-            || has_auth(&norm)
+            || has_auth(norm.as_bytes())
             || words(key).any(|w| KEY_WORDS.contains(&w.as_str()))
             || secret_key_suffix(key)
     }
@@ -170,6 +243,9 @@ impl Redactor {
         let b = value.as_bytes();
         let (mut bearer, mut jwt, mut shape) = (false, false, false);
         for i in 0..b.len() {
+            if !MARKER_STARTS[b[i] as usize] {
+                continue;
+            }
             let rest = &b[i..];
             match b[i] {
                 b'b' | b'B' => {
@@ -397,6 +473,19 @@ fn has_marker(b: &[u8]) -> bool {
 }
 
 /// Whether `rest` starts with one of [`has_marker`]'s markers.
+/// The bytes a marker of [`Redactor::is_secret_value`] starts with: `bearer` (either case),
+/// `eyJ` and those of [`marker_at`]. Every other byte is passed over with one lookup.
+const MARKER_STARTS: [bool; 256] = {
+    let mut starts = [false; 256];
+    let bytes = b"bBeAgx_-:=";
+    let mut i = 0;
+    while i < bytes.len() {
+        starts[bytes[i] as usize] = true;
+        i += 1;
+    }
+    starts
+};
+
 fn marker_at(rest: &[u8]) -> bool {
     match rest.first() {
         Some(b'A') => {
@@ -572,8 +661,14 @@ fn words(key: &str) -> impl Iterator<Item = String> + '_ {
 
 /// Whether one of the [`words`] of an ASCII key is one of `wanted` (lowercase).
 fn ascii_has_word(key: &[u8], wanted: &[&str]) -> bool {
-    let is =
-        |w: &[u8]| !w.is_empty() && wanted.iter().any(|k| w.eq_ignore_ascii_case(k.as_bytes()));
+    // Most words are longer or shorter than every wanted one: one comparison rules them out.
+    let (shortest, longest) = wanted.iter().fold((usize::MAX, 0), |(lo, hi), k| {
+        (lo.min(k.len()), hi.max(k.len()))
+    });
+    let is = |w: &[u8]| {
+        (shortest..=longest).contains(&w.len())
+            && wanted.iter().any(|k| w.eq_ignore_ascii_case(k.as_bytes()))
+    };
     let mut start = 0;
     let mut prev_lower = false;
     for (i, &b) in key.iter().enumerate() {
@@ -597,10 +692,9 @@ fn ascii_has_word(key: &[u8], wanted: &[&str]) -> bool {
 }
 
 /// `auth` anywhere, except as the start of `author…` (while `authorization`/`authorise` count).
-fn has_auth(norm: &str) -> bool {
+fn has_auth(b: &[u8]) -> bool {
     // Byte windows rather than `match_indices`: no searcher to set up for a short key, and
     // "auth" cannot overlap itself, so every occurrence is visited all the same.
-    let b = norm.as_bytes();
     (0..b.len().saturating_sub(3)).any(|i| {
         b[i..].starts_with(b"auth") && {
             let rest = &b[i + 4..];
@@ -674,24 +768,28 @@ pub(crate) fn truncate(text: String, limit: usize) -> String {
 }
 
 /// Serializes `value` as JSON, stopping once `limit` characters are reached (so a 10 MB output
-/// costs no 10 MB string), and marking the cut. Returns the text and the full JSON size in bytes.
-pub(crate) fn json_limited<T: serde::Serialize + ?Sized>(
-    value: &T,
-    limit: usize,
-) -> (String, usize) {
+/// or the execution plan of 50,000 tools costs neither a 10 MB string nor a walk of the rest),
+/// and marking the cut: `…[truncated: JSON over {limit} chars]`.
+pub(crate) fn json_limited<T: serde::Serialize + ?Sized>(value: &T, limit: usize) -> String {
     struct Limited {
         buf: Vec<u8>,
         cap: usize,
-        total: usize,
     }
     impl std::io::Write for Limited {
+        #[inline]
         fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            self.total += data.len();
-            if self.buf.len() < self.cap {
-                let take = (self.cap - self.buf.len()).min(data.len());
-                self.buf.extend_from_slice(&data[..take]);
+            self.write_all(data).map(|()| data.len())
+        }
+        #[inline]
+        fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+            let room = self.cap - self.buf.len();
+            if data.len() <= room {
+                self.buf.extend_from_slice(data);
+                return Ok(());
             }
-            Ok(data.len())
+            // Enough is kept: end the serialization here.
+            self.buf.extend_from_slice(&data[..room]);
+            Err(std::io::ErrorKind::WriteZero.into())
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
@@ -703,24 +801,21 @@ pub(crate) fn json_limited<T: serde::Serialize + ?Sized>(
         // Room for a typical attribute at once (params, arguments, a data-flow record).
         buf: Vec::with_capacity(cap.min(256)),
         cap,
-        total: 0,
     };
-    serde_json::to_writer(&mut w, value).expect("writing JSON to memory cannot fail");
-    let complete = w.total == w.buf.len();
+    let complete = serde_json::to_writer(&mut w, value).is_ok();
     // Valid UTF-8 unless the cut fell inside a character: no copy in the usual case.
     let text = String::from_utf8(w.buf)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     if complete {
-        return (truncate(text, limit), w.total);
+        return truncate(text, limit);
     }
-    // Only a prefix was kept: say what was cut in bytes of the whole JSON.
     let kept = match text.char_indices().nth(limit) {
         Some((at, _)) => at,
         None => text.len(),
     };
     let mut out = text[..kept].to_owned();
-    let _ = write!(out, "…[truncated {} of {} bytes]", w.total - kept, w.total);
-    (out, w.total)
+    let _ = write!(out, "…[truncated: JSON over {limit} chars]");
+    out
 }
 
 #[cfg(test)]
@@ -1051,17 +1146,44 @@ mod tests {
     }
 
     #[test]
+    fn remembered_key_verdicts_are_the_rules_verdicts() {
+        let plain = Redactor::new();
+        let extra = Redactor::new().with_key_pattern("tenant");
+        for _ in 0..2 {
+            assert!(!plain.is_secret_key("tenant_id"));
+            assert!(extra.is_secret_key("tenant_id"));
+            assert!(plain.is_secret_key("api_key"));
+            assert!(!Redactor::disabled().is_secret_key("api_key"));
+        }
+        // Past the table's size it starts over, with the same answers.
+        for i in 0..5000 {
+            assert!(!plain.is_secret_key(&format!("field{i}")));
+        }
+        assert!(plain.is_secret_key("password"));
+        let long = format!("{}_token", "x".repeat(100));
+        assert!(plain.is_secret_key(&long) && plain.is_secret_key(&long));
+    }
+
+    #[test]
     fn truncation_is_marked() {
         assert_eq!(truncate("abcdef".into(), 10), "abcdef");
         assert_eq!(truncate("abcdef".into(), 3), "abc…[truncated 3 chars]");
         assert_eq!(truncate("ééé".into(), 1), "é…[truncated 2 chars]");
         let big = json!({"rows": vec!["x".repeat(100); 1000]});
-        let (text, size) = json_limited(&big, 50);
-        assert_eq!(size, serde_json::to_string(&big).unwrap().len());
-        assert!(text.starts_with("{\"rows\":[\"xxx"));
-        let cut = text.split("…[truncated ").nth(1).unwrap();
-        assert_eq!(cut, format!("{} of {size} bytes]", size - 50));
-        assert!(text.chars().count() < 120, "{text}");
-        assert_eq!(json_limited(&json!([1, 2]), 50), ("[1,2]".into(), 5));
+        let text = json_limited(&big, 50);
+        assert_eq!(
+            text,
+            format!(
+                "{}…[truncated: JSON over 50 chars]",
+                &serde_json::to_string(&big).unwrap()[..50]
+            )
+        );
+        assert_eq!(json_limited(&json!([1, 2]), 50), "[1,2]");
+        // Cut inside a character: whole characters only.
+        let wide = json!("é".repeat(100));
+        let text = json_limited(&wide, 5);
+        assert_eq!(text, "\"éééé…[truncated: JSON over 5 chars]");
+        // Exactly at the limit: whole.
+        assert_eq!(json_limited(&json!("abc"), 5), "\"abc\"");
     }
 }

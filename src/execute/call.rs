@@ -57,21 +57,28 @@ pub(super) struct Call {
     pub(super) index: usize,
     /// Where retries and fallbacks are reported, to reach the observers as they happen.
     pub(super) facts: FactSender,
-    pub(super) tool_id: String,
-    pub(super) tool_type: String,
+    pub(super) tool_id: Arc<str>,
+    pub(super) tool_type: Arc<str>,
     pub(super) primary: Arc<dyn Tool>,
     pub(super) fallback: Option<(String, Arc<dyn Tool>)>,
     pub(super) timeout: Option<Duration>,
     pub(super) retries: u32,
     pub(super) backoff: Duration,
     pub(super) t0: Instant,
-    pub(super) span: tracing::Span,
+    pub(super) span: Arc<tracing::Span>,
 }
 
 impl Call {
     pub(super) async fn run(self, input: Value) -> Outcome {
         // Most tools succeed at their first attempt: room for one, not the default four.
         let mut attempts = Vec::with_capacity(1);
+        // One context for every attempt, the call's id, type and span moved into it.
+        let mut ctx = ToolContext {
+            tool_id: self.tool_id.clone(),
+            tool_type: self.tool_type.clone(),
+            attempt: 0,
+            span: self.span.clone(),
+        };
         let mut delay = self.backoff;
         let mut last_err: Option<ToolError> = None;
         for attempt in 0..=self.retries {
@@ -89,14 +96,9 @@ impl Call {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(MAX_RETRY_BACKOFF);
             }
+            ctx.attempt = attempt;
             let result = self
-                .attempt(
-                    &self.primary,
-                    &self.tool_type,
-                    attempt,
-                    &input,
-                    &mut attempts,
-                )
+                .attempt(&self.primary, &ctx, &input, &mut attempts)
                 .await;
             match result {
                 Ok(output) => {
@@ -120,9 +122,9 @@ impl Call {
                     },
                 ));
             }
-            let result = self
-                .attempt(fb, fb_type, self.retries + 1, &input, &mut attempts)
-                .await;
+            ctx.tool_type = Arc::from(fb_type.as_str());
+            ctx.attempt = self.retries + 1;
+            let result = self.attempt(fb, &ctx, &input, &mut attempts).await;
             return Outcome {
                 result: result.map(Arc::new),
                 attempts,
@@ -141,19 +143,12 @@ impl Call {
     async fn attempt(
         &self,
         tool: &Arc<dyn Tool>,
-        tool_type: &str,
-        attempt: u32,
+        ctx: &ToolContext,
         input: &Value,
         attempts: &mut Vec<Attempt>,
     ) -> Result<Value, ToolError> {
-        let ctx = ToolContext {
-            tool_id: self.tool_id.clone(),
-            tool_type: tool_type.to_owned(),
-            attempt,
-            span: self.span.clone(),
-        };
         let start = self.t0.elapsed();
-        let call = AssertUnwindSafe(tool.call(input.clone(), &ctx)).catch_unwind();
+        let call = AssertUnwindSafe(tool.call(input.clone(), ctx)).catch_unwind();
         let result = match self.timeout {
             Some(limit) => match tokio::time::timeout(limit, call).await {
                 Ok(r) => r,
@@ -173,11 +168,41 @@ impl Call {
             Err(ToolError::with_kind("panic", msg))
         });
         attempts.push(Attempt {
-            tool: tool_type.to_owned(),
+            tool: ctx.tool_type.to_string(),
             start,
             end: self.t0.elapsed(),
             error: result.as_ref().err().cloned(),
         });
         result
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A tool's task, in its span while polled (what `Instrument` does, with the span shared
+    /// with the tool's context rather than a second handle: cloning and dropping a handle is a
+    /// dispatch through every layer each).
+    pub(super) struct InSpan<F> {
+        span: Arc<tracing::Span>,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F> InSpan<F> {
+    pub(super) fn new(span: Arc<tracing::Span>, fut: F) -> Self {
+        InSpan { span, fut }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for InSpan<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        this.fut.poll(cx)
     }
 }

@@ -568,7 +568,8 @@ impl<'a> Run<'a> {
         let cached = spec
             .cache_ttl_ms
             .and_then(|_| self.orch.inner.cache.get(&spec.tool, &input));
-        let span = self.observers.tool_started(&self.records[i]);
+        // One handle, shared by the task and the tool's context.
+        let span = Arc::new(self.observers.tool_started(&self.records[i]));
         if let Some(error) = failure {
             let outcome = Outcome::of(Err(error));
             self.finish(i, outcome, false);
@@ -607,8 +608,8 @@ impl<'a> Run<'a> {
         let call = Call {
             index: i,
             facts: self.facts.0.clone(),
-            tool_id: spec.id.clone(),
-            tool_type: spec.tool.clone(),
+            tool_id: Arc::from(spec.id.as_str()),
+            tool_type: Arc::from(spec.tool.as_str()),
             primary,
             fallback,
             timeout: spec.timeout_ms.map(Duration::from_millis),
@@ -618,13 +619,10 @@ impl<'a> Run<'a> {
             span: span.clone(),
         };
         self.running += 1;
-        let handle = self.tasks.spawn(
-            async move {
-                let input = Arc::unwrap_or_clone(input);
-                (i, call.run(input).await)
-            }
-            .instrument(span),
-        );
+        let handle = self.tasks.spawn(call::InSpan::new(span, async move {
+            let input = Arc::unwrap_or_clone(input);
+            (i, call.run(input).await)
+        }));
         self.task_of.insert(handle.id(), i);
     }
 

@@ -36,20 +36,23 @@ pub trait Tool: Send + Sync + 'static {
 /// What a tool knows about the call it is serving.
 #[derive(Debug, Clone)]
 pub struct ToolContext {
-    pub(crate) tool_id: String,
-    pub(crate) tool_type: String,
+    // Shared, so that a tool which keeps its context (a `register_fn` closure gets its own)
+    // costs reference counts, not a copy of each string and a span handle (which is one
+    // dispatch through every layer to clone and another to drop).
+    pub(crate) tool_id: Arc<str>,
+    pub(crate) tool_type: Arc<str>,
     pub(crate) attempt: u32,
-    pub(crate) span: tracing::Span,
+    pub(crate) span: Arc<tracing::Span>,
 }
 
 impl ToolContext {
     /// A context for calling a tool outside an orchestrated run (tests, benchmarks).
     pub fn detached(tool_id: impl Into<String>, tool_type: impl Into<String>) -> Self {
         ToolContext {
-            tool_id: tool_id.into(),
-            tool_type: tool_type.into(),
+            tool_id: Arc::from(tool_id.into()),
+            tool_type: Arc::from(tool_type.into()),
             attempt: 0,
-            span: tracing::Span::none(),
+            span: Arc::new(tracing::Span::none()),
         }
     }
 

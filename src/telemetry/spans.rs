@@ -92,6 +92,8 @@ pub(crate) struct RunSpans<'a> {
     outcome_fields: Option<[tracing::field::Field; 9]>,
     /// Values seen under secret keys in this run, redacted wherever they travel next.
     secrets: Vec<String>,
+    /// `execute_tool {type}` by tool type, written once per type rather than once per tool.
+    span_names: rustc_hash::FxHashMap<&'a str, String>,
     finished: bool,
 }
 
@@ -141,6 +143,7 @@ impl<'a> RunSpans<'a> {
             ids: Vec::new(),
             outcome_fields: None,
             secrets: Vec::new(),
+            span_names: Default::default(),
             finished: false,
         }
     }
@@ -188,7 +191,7 @@ impl<'a> RunSpans<'a> {
     /// cost a dispatch through every layer).
     fn tool_span(
         &mut self,
-        plan: &AnalyzedPlan,
+        plan: &'a AnalyzedPlan,
         i: usize,
         rec: &ToolRun,
         queue_wait_ms: Option<f64>,
@@ -218,11 +221,15 @@ impl<'a> RunSpans<'a> {
                 }
             }
         }
+        let name = self
+            .span_names
+            .entry(spec.tool.as_str())
+            .or_insert_with(|| format!("execute_tool {}", spec.tool));
         let (config, secrets) = (&self.config, &self.secrets);
         let span = tracing::info_span!(
             parent: level,
             "execute_tool",
-            otel.name = format!("execute_tool {}", spec.tool),
+            otel.name = name.as_str(),
             otel.status_code = Empty,
             otel.status_description = Empty,
             gen_ai.operation.name = attr::OP_EXECUTE_TOOL,
@@ -478,25 +485,121 @@ impl Drop for RunSpans<'_> {
 
 /// `orchestration.execution_plan`: the plan's JSON, redacted and cut to the value limit.
 ///
-/// It holds every tool, so it is the largest value of a run: through a `serde_json::Value`
-/// (built, walked for secrets, serialized) it was the costliest value of a tool span (see
-/// `benches/README.md`). Its only user
-/// text is tool types and data-flow mappings — ids match `[A-Za-z_][A-Za-z0-9_-]*`, which
-/// can look like neither a bearer token nor a JWT, and its own keys name no secret — so when
-/// redaction would change none of those, the struct is serialized directly: the same bytes.
+/// It holds every tool, so it is the largest value of a run. It is written from the analysed
+/// plan as it stands ([`PlanView`]: no [`ExecutionPlan`](crate::schedule::ExecutionPlan) copy
+/// of every id and mapping) and only as far as the limit: past it the serialization stops, so
+/// a plan of 50,000 tools costs what its first few dozen do.
 fn execution_plan_json(plan: &AnalyzedPlan, config: &TelemetryConfig) -> String {
-    let ep = plan.execution_plan();
-    let r = config.redactor();
-    let nothing_to_redact = ep
-        .execution_groups
-        .iter()
-        .flat_map(|g| &g.tools_info)
-        .all(|t| !r.is_secret_value(&t.tool_type) && !r.would_redact_map(&t.output_mapping));
-    if nothing_to_redact {
-        json_limited(&ep, config.value_limit()).0
-    } else {
-        let value = serde_json::to_value(&ep).unwrap_or(Value::Null);
-        config.json_attr_owned(value, &[]).0
+    json_limited(
+        &PlanView {
+            plan,
+            redactor: config.redactor(),
+        },
+        config.value_limit(),
+    )
+}
+
+/// The execution plan serialized as [`AnalyzedPlan::execution_plan`] would be, then redacted
+/// the way [`TelemetryConfig::json_attr`] redacts it. Its only user text is tool types and
+/// data-flow mappings: a type that looks like a credential is replaced, a mapping is redacted
+/// (a copy of that one mapping) when it would change. Tool ids match
+/// `[A-Za-z_][A-Za-z0-9_-]*` and go on every span as they are; they are not checked here.
+struct PlanView<'a> {
+    plan: &'a AnalyzedPlan,
+    redactor: &'a crate::content::Redactor,
+}
+
+impl serde::Serialize for PlanView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        struct Ids<'a>(&'a AnalyzedPlan, &'a [usize]);
+        impl serde::Serialize for Ids<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.1.iter().map(|&t| &self.0.plan().tools[t].id))
+            }
+        }
+        struct Tools<'a>(&'a PlanView<'a>, &'a [usize]);
+        impl serde::Serialize for Tools<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let (plan, r) = (self.0.plan, self.0.redactor);
+                let mut seq = s.serialize_seq(Some(self.1.len()))?;
+                for &t in self.1 {
+                    let spec = &plan.plan().tools[t];
+                    seq.serialize_element(&ToolInfo {
+                        tool_id: &spec.id,
+                        tool_type: if r.is_secret_value(&spec.tool) {
+                            crate::content::REDACTED
+                        } else {
+                            &spec.tool
+                        },
+                        depends_on: Ids(plan, plan.dependencies(t)),
+                        output_mapping: Mapping(&spec.output_mapping, r),
+                    })?;
+                }
+                seq.end()
+            }
+        }
+        #[derive(serde::Serialize)]
+        struct ToolInfo<'a> {
+            tool_id: &'a str,
+            tool_type: &'a str,
+            depends_on: Ids<'a>,
+            output_mapping: Mapping<'a>,
+        }
+        struct Mapping<'a>(&'a Map<String, Value>, &'a crate::content::Redactor);
+        impl serde::Serialize for Mapping<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if self.1.would_redact_map(self.0) {
+                    let mut copy = Value::Object(self.0.clone());
+                    self.1.redact_in_place(&mut copy);
+                    copy.serialize(s)
+                } else {
+                    self.0.serialize(s)
+                }
+            }
+        }
+        struct Groups<'a>(&'a PlanView<'a>);
+        impl serde::Serialize for Groups<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let plan = self.0.plan;
+                let mut seq = s.serialize_seq(Some(plan.groups().len()))?;
+                for g in plan.groups() {
+                    seq.serialize_element(&Group {
+                        group_index: g.index,
+                        execution_mode: g.mode,
+                        tools: Ids(plan, &g.tools),
+                        depends_on_groups: &g.depends_on_groups,
+                        expected_duration_ms: g.expected_duration_ms,
+                        tools_info: Tools(self.0, &g.tools),
+                    })?;
+                }
+                seq.end()
+            }
+        }
+        #[derive(serde::Serialize)]
+        struct Group<'a> {
+            group_index: usize,
+            execution_mode: crate::schedule::ExecutionMode,
+            tools: Ids<'a>,
+            depends_on_groups: &'a [usize],
+            expected_duration_ms: u64,
+            tools_info: Tools<'a>,
+        }
+        let groups = self.plan.groups();
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("execution_strategy", &self.plan.strategy())?;
+        m.serialize_entry("execution_groups", &Groups(self))?;
+        m.serialize_entry(
+            "total_expected_duration_ms",
+            &groups.iter().map(|g| g.expected_duration_ms).sum::<u64>(),
+        )?;
+        m.serialize_entry(
+            "is_optimized",
+            &groups
+                .iter()
+                .any(|g| g.mode == crate::schedule::ExecutionMode::Parallel),
+        )?;
+        m.end()
     }
 }
 
@@ -517,7 +620,10 @@ fn data_flow_json(config: &TelemetryConfig, secrets: &[String], rec: &ToolRun) -
                 && !input.value.as_ref().is_some_and(|v| r.would_redact(v))
         });
     if nothing_to_redact {
-        return Some(json_limited(&FlowView(&rec.data_flow), config.value_limit()).0);
+        return Some(json_limited(
+            &FlowView(&rec.data_flow),
+            config.value_limit(),
+        ));
     }
     let mut flow = Map::new();
     for input in &rec.data_flow {
@@ -529,7 +635,7 @@ fn data_flow_json(config: &TelemetryConfig, secrets: &[String], rec: &ToolRun) -
         );
         flow.insert(input.key.clone(), Value::Object(entry));
     }
-    Some(config.json_attr_owned(Value::Object(flow), secrets).0)
+    Some(config.json_attr_owned(Value::Object(flow), secrets))
 }
 
 /// Data-flow inputs serialized as the `Value` that [`data_flow_json`] would build.
@@ -569,9 +675,9 @@ fn arguments_json(config: &TelemetryConfig, secrets: &[String], rec: &ToolRun) -
 /// without the copy that redaction in place needs: the same bytes.
 fn value_json(config: &TelemetryConfig, secrets: &[String], value: &Value) -> String {
     if secrets.is_empty() && !config.redactor().would_redact(value) {
-        json_limited(value, config.value_limit()).0
+        json_limited(value, config.value_limit())
     } else {
-        config.json_attr(value, secrets).0
+        config.json_attr(value, secrets)
     }
 }
 
@@ -583,11 +689,9 @@ fn params_json(
     params: &Map<String, Value>,
 ) -> String {
     if secrets.is_empty() && !config.redactor().would_redact_map(params) {
-        json_limited(params, config.value_limit()).0
+        json_limited(params, config.value_limit())
     } else {
-        config
-            .json_attr_owned(Value::Object(params.clone()), secrets)
-            .0
+        config.json_attr_owned(Value::Object(params.clone()), secrets)
     }
 }
 
@@ -704,7 +808,7 @@ mod tests {
                         );
                         map.insert(i.key.clone(), Value::Object(e));
                     }
-                    let general = config.json_attr_owned(Value::Object(map), &known).0;
+                    let general = config.json_attr_owned(Value::Object(map), &known);
                     assert_eq!(data_flow_json(&config, &known, &rec), Some(general));
                 }
             }
@@ -734,7 +838,7 @@ mod tests {
             for json in plans {
                 let plan = analyzed(json);
                 let value = serde_json::to_value(plan.execution_plan()).unwrap();
-                let general = config.json_attr_owned(value, &[]).0;
+                let general = config.json_attr_owned(value, &[]);
                 assert_eq!(execution_plan_json(&plan, &config), general, "{json}");
             }
         }
