@@ -109,6 +109,79 @@ fn a_plan_over_the_size_limit_is_refused_before_reading() {
 }
 
 #[test]
+fn a_wide_level_shows_each_tools_first_peers_from_the_level() {
+    // Tool spans of a level wider than 16 carry only their peers' count; the views take the
+    // peers from the level, the first 16 of them, never the tool itself.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wide.json");
+    let tools: Vec<String> = (0..20)
+        .map(|i| format!("{{\"id\": \"t{i:02}\", \"tool\": \"echo\"}}"))
+        .collect();
+    std::fs::write(&path, format!("{{\"tools\": [{}]}}", tools.join(","))).unwrap();
+    let out = orchestrace(
+        &["run", path.to_str().unwrap(), "--view", "detail", "--all"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The list may wrap inside the box: borders out, spaces collapsed.
+    let peers = |id: &str| {
+        let at = text
+            .find(&format!(" {id} ["))
+            .unwrap_or_else(|| panic!("no block for {id}:\n{text}"));
+        let list = text[at..]
+            .split("(parallel with ")
+            .nth(1)
+            .expect("peers listed");
+        let list = &list[..list.find(')').unwrap()];
+        list.replace(['│', '║'], " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let first16 = |skip: usize| {
+        (0..20)
+            .filter(|&i| i != skip)
+            .take(16)
+            .map(|i| format!("t{i:02}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    assert_eq!(peers("t00"), first16(0));
+    assert_eq!(peers("t05"), first16(5));
+    assert_eq!(peers("t19"), first16(19));
+}
+
+#[test]
+fn suggestions_of_one_kind_are_listed_up_to_a_hundred_then_counted() {
+    // 150 tools depend on t000 without reading it: 150 unused dependencies.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unused.json");
+    let mut tools = vec![r#"{"id": "t000", "tool": "echo"}"#.to_owned()];
+    tools.extend(
+        (1..=150)
+            .map(|i| format!(r#"{{"id": "t{i:03}", "tool": "echo", "depends_on": ["t000"]}}"#)),
+    );
+    std::fs::write(&path, format!(r#"{{"tools": [{}]}}"#, tools.join(","))).unwrap();
+    let out = orchestrace(
+        &["run", path.to_str().unwrap(), "--view", "analysis", "--all"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches(" declares depends_on t000 ").count(), 100);
+    let counted: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("more declared dependencies are never read"))
+        .collect();
+    assert_eq!(counted.len(), 1, "{text}");
+    assert!(
+        counted[0].contains(" 50 more declared dependencies"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_missing_file_is_named() {
     let out = orchestrace(&["plan", "no/such/plan.json"], &[]);
     assert_eq!(out.status.code(), Some(2));

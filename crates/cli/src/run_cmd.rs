@@ -388,8 +388,8 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     drop((plan_trace, blocks, screen));
     let draws = html.is_some() || (!args.json && args.views.view != View::None);
     let inspected = draws.then(|| match &shown {
-        Some(shown) => Trace::from_report(&shown.execution),
-        None => Trace::from_report(&execution.into_redacted(&content)),
+        Some(shown) => Trace::from_report(shown.execution.clone()),
+        None => Trace::from_report(execution.into_redacted(&content)),
     });
     let captured = trace_out.as_ref().and_then(|_| guard.captured());
     // Bounded by the export's shutdown timeout; a second signal cuts it short.

@@ -235,10 +235,24 @@ fn large_runs_are_summarized_unless_all_rows_are_asked_for() {
 
 #[test]
 fn a_long_chain_lists_its_largest_suggestions_and_counts_the_rest() {
-    // 300 tools in a chain: each of the 299 dependencies is declared but never read.
+    // 300 tools in a chain: each of the 299 dependencies is declared but never read. The
+    // analysis keeps the 100 with the largest gains and one more that counts the 199 others.
     let trace = inspect::load_str(&gen::orchestrace_run(300, true)).unwrap();
     let a = analyze(&trace);
-    assert_eq!(a.suggestions.len(), 299);
+    assert_eq!(a.suggestions.len(), 101);
+    let last = a.suggestions.last().unwrap();
+    assert_eq!(last.tool, None);
+    assert!(
+        last.message
+            .starts_with("199 more declared dependencies are never read by the data flow"),
+        "{}",
+        last.message
+    );
+    let listed_min = a.suggestions[..100]
+        .iter()
+        .map(|s| s.estimated_gain_ms)
+        .fold(f64::INFINITY, f64::min);
+    assert!(last.estimated_gain_ms <= listed_min);
     let opts = RenderOptions::new().with_max_rows(20);
     let mut out = Vec::new();
     inspect::write_analysis(&mut out, &trace, &a, &opts).unwrap();
@@ -246,13 +260,17 @@ fn a_long_chain_lists_its_largest_suggestions_and_counts_the_rest() {
     assert!(out.contains("\n  20. t280 declares"), "{out}");
     assert!(!out.contains("\n  21. "), "{out}");
     assert!(
-        out.contains("  … 279 more suggestions with smaller gains; pass --all to see every one"),
+        out.contains("  … 81 more suggestions with smaller gains; pass --all to see every one"),
         "{out}"
     );
     let mut all = Vec::new();
     inspect::write_analysis(&mut all, &trace, &a, &opts.with_all_rows(true)).unwrap();
     let all = String::from_utf8(all).unwrap();
-    assert!(all.contains("\n  299. "));
+    assert!(
+        all.contains("\n  101. 199 more declared dependencies"),
+        "{all}"
+    );
+    assert!(!all.contains("\n  102. "));
     assert!(!all.contains("more suggestions"));
 }
 
@@ -312,7 +330,7 @@ fn a_report_gives_the_library_numbers() {
         "trace_id": "0af7651916cd43dd8448eb211c80319c"
     }))
     .unwrap();
-    let trace = Trace::from_report(&report);
+    let trace = Trace::from_report(report);
     let a = analyze(&trace);
     assert_eq!(a.total_duration_ms, 130.0);
     assert_eq!(a.serial_duration_ms, 180.0);

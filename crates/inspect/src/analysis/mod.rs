@@ -219,6 +219,8 @@ fn sort_suggestions(s: &mut [Suggestion]) {
         b.estimated_gain_ms
             .total_cmp(&a.estimated_gain_ms)
             .then(a.kind.cmp(&b.kind))
+            // A count of the unlisted ones of a kind comes after its listed ones.
+            .then(a.tool.is_none().cmp(&b.tool.is_none()))
             .then(a.tool.cmp(&b.tool))
     });
 }

@@ -186,11 +186,13 @@ fn dominant_tool(f: &Facts<'_>) -> Option<Suggestion> {
 
 /// Declared dependencies the data flow never reads.
 fn unused_dependencies(f: &Facts<'_>) -> Vec<Suggestion> {
-    let mut out = Vec::new();
     if !f.with_deps {
-        return out;
+        return Vec::new();
     }
     let tools = &f.orch.tools;
+    // (gain, tool, its dependency's position in `depends_on`): the sentences are written
+    // for the listed ones only.
+    let mut found: Vec<(f64, (usize, usize))> = Vec::new();
     for (i, t) in tools.iter().enumerate() {
         let sources = t.data_flow_sources(f.orch.plan_mapping(&t.id));
         // The two latest ends among its dependencies: dropping one leaves the other.
@@ -204,7 +206,7 @@ fn unused_dependencies(f: &Facts<'_>) -> Vec<Suggestion> {
                 latest[1] = Some(e);
             }
         }
-        for d in &t.depends_on {
+        for (p, d) in t.depends_on.iter().enumerate() {
             if sources.contains(d) {
                 continue;
             }
@@ -219,15 +221,54 @@ fn unused_dependencies(f: &Facts<'_>) -> Vec<Suggestion> {
                 .unwrap_or(f.t0)
                 .max(f.t0);
             let gain = r3(ms(t.start_ns.min(tools[di].end_ns).saturating_sub(others)));
-            out.push(Suggestion {
-                kind: SuggestionKind::UnusedDependency,
-                tool: Some(t.id.clone()),
-                message: unused_dependency_message(t, d, gain),
-                estimated_gain_ms: gain,
-            });
+            found.push((gain, (i, p)));
         }
     }
+    let (listed, rest) = largest(found);
+    let mut out: Vec<Suggestion> = listed
+        .into_iter()
+        .map(|(gain, (i, p))| {
+            let t = &tools[i];
+            Suggestion {
+                kind: SuggestionKind::UnusedDependency,
+                tool: Some(t.id.clone()),
+                message: unused_dependency_message(t, &t.depends_on[p], gain),
+                estimated_gain_ms: gain,
+            }
+        })
+        .collect();
+    out.extend(rest.map(|(n, max)| Suggestion {
+        kind: SuggestionKind::UnusedDependency,
+        tool: None,
+        message: format!(
+            "{n} more declared dependencies are never read by the data flow (up to {} each); the {MAX_LISTED} with the largest gains are listed",
+            format_duration(max)
+        ),
+        estimated_gain_ms: max,
+    }));
     out
+}
+
+/// At most this many suggestions of one kind are listed, those with the largest gains; the
+/// rest are counted in one more suggestion of the kind. A plan of 50,000 tools gets a list a
+/// person reads, not 50,000 sentences (25 MB of them, held while the views are drawn).
+pub(crate) const MAX_LISTED: usize = 100;
+
+/// Candidates past [`MAX_LISTED`]: how many, and the largest gain among them.
+type Unlisted = Option<(usize, f64)>;
+
+/// The [`MAX_LISTED`] candidates with the largest gains (in the order found among equal
+/// gains), and the rest counted.
+fn largest<T>(mut found: Vec<(f64, T)>) -> (Vec<(f64, T)>, Unlisted) {
+    if found.len() <= MAX_LISTED {
+        return (found, None);
+    }
+    // A stable sort: equal gains keep the order they were found in (plan order).
+    found.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let rest = &found[MAX_LISTED..];
+    let summary = (rest.len(), rest[0].0);
+    found.truncate(MAX_LISTED);
+    (found, Some(summary))
 }
 
 fn unused_dependency_message(t: &ToolCall, d: &str, gain: f64) -> String {
@@ -296,55 +337,93 @@ fn lowest_level_pair(levels: &[usize]) -> Option<(usize, usize, usize)> {
 
 /// Queue waits under a concurrency cap.
 fn queue_waits(tools: &[ToolCall]) -> Vec<Suggestion> {
-    tools
+    let found: Vec<(f64, usize)> = tools
         .iter()
-        .filter_map(|t| {
-            let q = r3(t.queue_wait_ms.filter(|&q| q >= QUEUE_WAIT_THRESHOLD_MS)?);
-            Some(Suggestion {
-                kind: SuggestionKind::QueueWait,
-                tool: Some(t.id.clone()),
-                message: format!(
-                    "{} waited {} for a free slot after its dependencies were done; a higher max_concurrency would let it start {} earlier",
-                    t.id,
-                    format_duration(q),
-                    format_duration(q)
-                ),
-                estimated_gain_ms: q,
-            })
+        .enumerate()
+        .filter_map(|(i, t)| {
+            Some((
+                r3(t.queue_wait_ms.filter(|&q| q >= QUEUE_WAIT_THRESHOLD_MS)?),
+                i,
+            ))
         })
-        .collect()
+        .collect();
+    let (listed, rest) = largest(found);
+    let mut out: Vec<Suggestion> = listed
+        .into_iter()
+        .map(|(q, i)| Suggestion {
+            kind: SuggestionKind::QueueWait,
+            tool: Some(tools[i].id.clone()),
+            message: format!(
+                "{} waited {} for a free slot after its dependencies were done; a higher max_concurrency would let it start {} earlier",
+                tools[i].id,
+                format_duration(q),
+                format_duration(q)
+            ),
+            estimated_gain_ms: q,
+        })
+        .collect();
+    out.extend(rest.map(|(n, max)| Suggestion {
+        kind: SuggestionKind::QueueWait,
+        tool: None,
+        message: format!(
+            "{n} more tools waited for a free slot (up to {} each); the {MAX_LISTED} that waited longest are listed",
+            format_duration(max)
+        ),
+        estimated_gain_ms: max,
+    }));
+    out
 }
 
 /// Time spent on failed attempts, backoff and the fallback.
 fn retries(f: &Facts<'_>) -> Vec<Suggestion> {
-    let mut out = Vec::new();
-    for (i, t) in f.orch.tools.iter().enumerate() {
-        if t.retry_count == 0 && !t.fallback_used {
-            continue;
-        }
-        let lost = r3(t.retry_lost_ms.unwrap_or_else(|| {
-            let attempts = f64::from(t.retry_count) + 1.0 + f64::from(u8::from(t.fallback_used));
-            f.durations[i] * (attempts - 1.0) / attempts
-        }));
-        let what = match (t.retry_count, t.fallback_used) {
-            (0, _) => "its fallback".to_owned(),
-            (1, false) => "1 retry".to_owned(),
-            (n, false) => format!("{n} retries"),
-            (1, true) => "1 retry and its fallback".to_owned(),
-            (n, true) => format!("{n} retries and its fallback"),
-        };
-        out.push(Suggestion {
-            kind: SuggestionKind::Retries,
-            tool: Some(t.id.clone()),
-            message: format!(
-                "{} needed {what}; the failed attempts and backoff took {} of its {}",
-                t.id,
-                format_duration(lost),
-                format_duration(f.durations[i])
-            ),
-            estimated_gain_ms: lost,
-        });
-    }
+    let tools = &f.orch.tools;
+    let found: Vec<(f64, usize)> = tools
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.retry_count > 0 || t.fallback_used)
+        .map(|(i, t)| {
+            let lost = r3(t.retry_lost_ms.unwrap_or_else(|| {
+                let attempts =
+                    f64::from(t.retry_count) + 1.0 + f64::from(u8::from(t.fallback_used));
+                f.durations[i] * (attempts - 1.0) / attempts
+            }));
+            (lost, i)
+        })
+        .collect();
+    let (listed, rest) = largest(found);
+    let mut out: Vec<Suggestion> = listed
+        .into_iter()
+        .map(|(lost, i)| {
+            let t = &tools[i];
+            let what = match (t.retry_count, t.fallback_used) {
+                (0, _) => "its fallback".to_owned(),
+                (1, false) => "1 retry".to_owned(),
+                (n, false) => format!("{n} retries"),
+                (1, true) => "1 retry and its fallback".to_owned(),
+                (n, true) => format!("{n} retries and its fallback"),
+            };
+            Suggestion {
+                kind: SuggestionKind::Retries,
+                tool: Some(t.id.clone()),
+                message: format!(
+                    "{} needed {what}; the failed attempts and backoff took {} of its {}",
+                    t.id,
+                    format_duration(lost),
+                    format_duration(f.durations[i])
+                ),
+                estimated_gain_ms: lost,
+            }
+        })
+        .collect();
+    out.extend(rest.map(|(n, max)| Suggestion {
+        kind: SuggestionKind::Retries,
+        tool: None,
+        message: format!(
+            "{n} more tools needed retries or their fallback (up to {} lost each); the {MAX_LISTED} that lost the most are listed",
+            format_duration(max)
+        ),
+        estimated_gain_ms: max,
+    }));
     out
 }
 

@@ -47,7 +47,8 @@ pub struct ToolCall {
     pub end_ns: u64,
     /// The static params (`orchestration.params`).
     pub params: Option<Value>,
-    /// Other tools of its group (the first [`attr::MAX_PARALLEL_WITH`] of them).
+    /// Other tools of its group, as its span lists them: empty in a wide level, whose span
+    /// lists them once (see [`Orchestration::parallel_with`]).
     pub parallel_with: Vec<String>,
     /// Every dependency (explicit and implicit).
     pub depends_on: Vec<String>,
@@ -166,7 +167,7 @@ pub struct Orchestration {
     /// The plan's id, when recorded.
     pub plan_id: Option<String>,
     /// The execution plan carried by the `execute` span, when present and readable.
-    pub execution_plan: Option<ExecutionPlan>,
+    pub execution_plan: Option<Arc<ExecutionPlan>>,
     /// Index of the `execute` span in [`Trace::spans`], when present.
     pub execute_span: Option<usize>,
     /// The tools, by planned order.
@@ -183,6 +184,34 @@ pub struct Orchestration {
 }
 
 impl Orchestration {
+    /// The other tools of tool `t`'s level, as far as they are shown: those its span lists,
+    /// else (tool spans of a wide level carry only the count) the first
+    /// [`attr::MAX_PARALLEL_WITH`] of its level. Read when drawn rather than stored with every
+    /// tool: at 50,000 tools in wide levels the copies were 20 MB.
+    pub fn parallel_with(&self, t: usize) -> Vec<&str> {
+        let tool = &self.tools[t];
+        if !tool.parallel_with.is_empty() {
+            return tool.parallel_with.iter().map(String::as_str).collect();
+        }
+        let Ok(l) = self
+            .levels
+            .binary_search_by_key(&tool.group, |level| level.index)
+        else {
+            return Vec::new();
+        };
+        let level = &self.levels[l];
+        if level.mode != ExecutionMode::Parallel || level.tools.len() < 2 {
+            return Vec::new();
+        }
+        level
+            .tools
+            .iter()
+            .filter(|&&p| p != t)
+            .take(attr::MAX_PARALLEL_WITH)
+            .map(|&p| self.tools[p].id.as_str())
+            .collect()
+    }
+
     /// A tool by id.
     pub fn tool(&self, id: &str) -> Option<&ToolCall> {
         self.index_of(id).map(|i| &self.tools[i])
@@ -209,7 +238,7 @@ impl Orchestration {
     /// The execution plan's `output_mapping` of a tool, when the plan is present.
     pub fn plan_mapping(&self, id: &str) -> Option<&Map<String, Value>> {
         let &(g, k) = self.mappings.get(id)?;
-        let plan = self.execution_plan.as_ref()?;
+        let plan = self.execution_plan.as_deref()?;
         Some(&plan.execution_groups[g].tools_info[k].output_mapping)
     }
 
@@ -253,25 +282,7 @@ impl Orchestration {
                 }
             }
         }
-        let levels = build_levels(&tools, &index, execution_plan.as_ref(), level_spans);
-        // Tool spans of a wide level carry only the count of their peers (the level lists
-        // them once): take them from the level.
-        for level in &levels {
-            if level.mode != ExecutionMode::Parallel || level.tools.len() < 2 {
-                continue;
-            }
-            for &t in &level.tools {
-                if tools[t].parallel_with.is_empty() {
-                    tools[t].parallel_with = level
-                        .tools
-                        .iter()
-                        .filter(|&&p| p != t)
-                        .take(attr::MAX_PARALLEL_WITH)
-                        .map(|&p| tools[p].id.clone())
-                        .collect();
-                }
-            }
-        }
+        let levels = build_levels(&tools, &index, execution_plan.as_deref(), level_spans);
         Orchestration {
             strategy,
             plan_id,
@@ -293,11 +304,14 @@ impl Orchestration {
         let ((_, execute_span), members) = runs.into_iter().next()?;
         let execute = execute_span.map(|e| &spans[e]);
 
-        let execution_plan: Option<ExecutionPlan> = trace.execution_plan.clone().or_else(|| {
-            execute
-                .and_then(|e| e.attr_json(attr::EXECUTION_PLAN))
-                .and_then(|v| serde_json::from_value(v).ok())
-        });
+        // Shared with the trace (the plan of 50,000 tools is 7 MB), or read from the span.
+        let execution_plan: Option<Arc<ExecutionPlan>> =
+            trace.execution_plan.clone().or_else(|| {
+                execute
+                    .and_then(|e| e.attr_json(attr::EXECUTION_PLAN))
+                    .and_then(|v| serde_json::from_value(v).ok())
+                    .map(Arc::new)
+            });
         let mut tools: Vec<ToolCall> = members.iter().map(|&i| tool_call(i, &spans[i])).collect();
         assign_groups(&mut tools, spans);
         assign_order(&mut tools, spans);
@@ -310,7 +324,7 @@ impl Orchestration {
                     .find_map(|t| spans[t.span].attr_str(attr::EXECUTION_STRATEGY))
             })
             .and_then(parse_strategy)
-            .or_else(|| execution_plan.as_ref().map(|p| p.execution_strategy));
+            .or_else(|| execution_plan.as_deref().map(|p| p.execution_strategy));
         let plan_id = execute
             .and_then(|e| e.attr_str(attr::PLAN_ID))
             .map(str::to_owned);
@@ -358,7 +372,7 @@ impl Orchestration {
 pub(crate) struct Parts {
     pub(crate) strategy: Option<Strategy>,
     pub(crate) plan_id: Option<String>,
-    pub(crate) execution_plan: Option<ExecutionPlan>,
+    pub(crate) execution_plan: Option<Arc<ExecutionPlan>>,
     pub(crate) execute_span: Option<usize>,
     pub(crate) tools: Vec<ToolCall>,
     pub(crate) runs: usize,

@@ -14,39 +14,48 @@ use super::trace::{SpanEvent, SpanKind, SpanStatus, StatusCode, Trace, TraceForm
 
 impl Trace {
     /// The trace of a run, built from its report (see the module documentation). Its trace
-    /// id is the report's, or empty when the run was not traced.
-    pub fn from_report(report: &RunReport) -> Trace {
+    /// id is the report's, or empty when the run was not traced. The report is consumed: each
+    /// tool's record is dropped once its span is built, and the execution plan moves to the
+    /// trace, so a 50,000-tool run does not hold its report and its trace at once.
+    pub fn from_report(report: RunReport) -> Trace {
         let trace_id = report.trace_id.clone().unwrap_or_default();
         let t0 = epoch_ns(report.started);
         let at = |d: Duration| t0.saturating_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         let execute_id = format!("{:016x}", 1);
         let mut spans = Vec::with_capacity(report.tools.len() + 1);
         spans.push(execute_span(
-            report,
+            &report,
             &trace_id,
             &execute_id,
             t0,
             at(report.duration),
         ));
-        // Per tool: its dependencies and the other tools of its group, from the plan.
-        let mut info: std::collections::HashMap<&str, (&[String], &[String])> =
-            std::collections::HashMap::new();
-        for g in &report.execution_plan.execution_groups {
-            for t in &g.tools_info {
-                info.insert(&t.tool_id, (&t.depends_on, &g.tools));
+        let RunReport {
+            tools,
+            execution_plan,
+            ..
+        } = report;
+        {
+            // Per tool: its dependencies and the other tools of its group, from the plan.
+            let mut info: std::collections::HashMap<&str, (&[String], &[String])> =
+                std::collections::HashMap::with_capacity(tools.len());
+            for g in &execution_plan.execution_groups {
+                for t in &g.tools_info {
+                    info.insert(&t.tool_id, (&t.depends_on, &g.tools));
+                }
             }
-        }
-        for (k, run) in report.tools.iter().enumerate() {
-            let (deps, group) = info.get(run.id.as_str()).copied().unwrap_or((&[], &[]));
-            let mut span = tool_span(run, deps, group, &at);
-            span.trace_id = trace_id.clone();
-            span.span_id = format!("{:016x}", k + 2);
-            span.parent_span_id = Some(execute_id.clone());
-            spans.push(span);
+            for (k, run) in tools.into_iter().enumerate() {
+                let (deps, group) = info.get(run.id.as_str()).copied().unwrap_or((&[], &[]));
+                let mut span = tool_span(&run, deps, group, &at);
+                span.trace_id = trace_id.clone();
+                span.span_id = format!("{:016x}", k + 2);
+                span.parent_span_id = Some(execute_id.clone());
+                spans.push(span);
+            }
         }
         let mut trace = Trace::new(spans, TraceFormat::Report);
         trace.trace_id = trace_id;
-        trace.execution_plan = Some(report.execution_plan.clone());
+        trace.execution_plan = Some(std::sync::Arc::new(execution_plan));
         trace
     }
 }

@@ -237,7 +237,7 @@ pub struct Trace {
     pub format: TraceFormat,
     /// The run's execution plan when the trace was built from a run report (spans carry it as
     /// a JSON attribute cut to the value limit; a report has it whole).
-    pub(crate) execution_plan: Option<ExecutionPlan>,
+    pub(crate) execution_plan: Option<std::sync::Arc<ExecutionPlan>>,
 }
 
 impl Trace {

@@ -683,11 +683,12 @@ fn detail_plan(h: &mut String, o: &Orchestration, a: &Analysis) {
                 esc(&t.id),
                 esc(&dur(t.duration_ms()))
             );
-            if !t.parallel_with.is_empty() {
+            let parallel_with = o.parallel_with(ti);
+            if !parallel_with.is_empty() {
                 let _ = write!(
                     h,
                     " <span class=\"kind\">(parallel with {})</span>",
-                    esc(&t.parallel_with.join(", "))
+                    esc(&parallel_with.join(", "))
                 );
             }
             if critical[ti] {

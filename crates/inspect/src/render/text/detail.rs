@@ -165,7 +165,7 @@ fn detail_plan<W: Write + ?Sized>(
             if k > 0 {
                 b.inner(Line::new(), 0)?;
             }
-            tool_block(b, &orch.tools[ti], critical[ti])?;
+            tool_block(b, &orch.tools[ti], &orch.parallel_with(ti), critical[ti])?;
         }
         if listed.len() < level.tools.len() {
             b.inner(
@@ -201,6 +201,7 @@ fn detail_plan<W: Write + ?Sized>(
 fn tool_block<W: Write + ?Sized>(
     b: &mut BoxWriter<'_, W>,
     t: &ToolCall,
+    parallel_with: &[&str],
     critical: bool,
 ) -> io::Result<()> {
     let mut head = Line::new()
@@ -217,10 +218,10 @@ fn tool_block<W: Write + ?Sized>(
             format!(" {}", clean(t.status_label())),
         );
     }
-    if !t.parallel_with.is_empty() {
+    if !parallel_with.is_empty() {
         head.push(
             Style::Dim,
-            format!(" (parallel with {})", clean(&t.parallel_with.join(", "))),
+            format!(" (parallel with {})", clean(&parallel_with.join(", "))),
         );
     }
     if critical {
