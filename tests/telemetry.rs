@@ -381,3 +381,57 @@ async fn parallel_with_is_bounded_on_wide_levels() {
     assert_eq!(members.len(), 200);
     assert_eq!(members[0], "t000");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cancelled_tools_clean_up_runs_in_its_span() {
+    use tracing_subscriber::layer::{Context, Layer};
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// For each event of the `cleanup` target, the name of the span it happened in.
+    #[derive(Clone, Default)]
+    struct Seen(std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>);
+    impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Seen {
+        fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+            if event.metadata().target() == "cleanup" {
+                let span = ctx.event_span(event).map(|s| s.name().to_owned());
+                self.0.lock().unwrap().push(span);
+            }
+        }
+    }
+    struct Guard;
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            tracing::info!(target: "cleanup", "the tool's future is dropped");
+        }
+    }
+
+    let seen = Seen::default();
+    let _default =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(seen.clone()));
+    let mut registry = orchestrace::ToolRegistry::with_builtins();
+    registry.register_fn("hang", |_, _| async {
+        let _guard = Guard;
+        futures::future::pending::<()>().await;
+        Ok(serde_json::Value::Null)
+    });
+    let orch = orchestrace::Orchestrator::new(registry);
+    let analyzed = orch
+        .analyze(Plan::new("p").with_tool(ToolSpec::new("stuck", "hang")))
+        .unwrap();
+    let r = orch
+        .run_until(
+            &analyzed,
+            tokio::time::sleep(std::time::Duration::from_millis(100)),
+        )
+        .await;
+    assert_eq!(
+        r.tool("stuck").unwrap().status,
+        orchestrace::run::ToolStatus::Cancelled
+    );
+    assert_eq!(
+        *seen.0.lock().unwrap(),
+        vec![Some("execute_tool".to_owned())],
+        "the clean-up of the aborted task ran inside the tool's span"
+    );
+}

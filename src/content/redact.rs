@@ -45,44 +45,68 @@ const KEY_PATTERNS: &[&str] = &[
     "connectionstring",
 ];
 /// Remembered [`Redactor::is_secret_key`] verdicts of the built-in rules, per thread.
+///
+/// A direct-mapped table of short keys, stored inline: a hit is one hash and one comparison, a
+/// miss costs what deciding costs and takes the slot, nothing is ever allocated, and keys that
+/// never repeat (ids used as keys, hostile input) only evict each other.
 mod key_verdicts {
     use std::cell::RefCell;
-
-    use rustc_hash::FxHashMap;
+    use std::hash::Hasher;
 
     /// Longer keys are decided each time (and are rare).
-    const MAX_KEY: usize = 64;
-    /// The table is emptied when it holds this many keys (at most ~0.5 MB a thread), so a
-    /// stream of distinct keys costs a bounded amount of memory.
-    const MAX_KEYS: usize = 4096;
+    const MAX_KEY: usize = 30;
+    /// Slots in the table (a power of two): 8 KB a thread.
+    const SLOTS: usize = 256;
 
-    thread_local! {
-        static VERDICTS: RefCell<FxHashMap<Box<str>, bool>> = RefCell::new(FxHashMap::default());
+    #[derive(Clone, Copy)]
+    struct Slot {
+        /// 0 for an empty slot, else the key's length + 1.
+        len: u8,
+        verdict: bool,
+        key: [u8; MAX_KEY],
     }
 
-    /// The verdict for `key`, from `decide` the first time.
+    const EMPTY: Slot = Slot {
+        len: 0,
+        verdict: false,
+        key: [0; MAX_KEY],
+    };
+
+    thread_local! {
+        static VERDICTS: RefCell<[Slot; SLOTS]> = const { RefCell::new([EMPTY; SLOTS]) };
+    }
+
+    /// The verdict for `key`, from `decide` unless this thread remembers it.
     pub(super) fn get_or_insert(key: &str, decide: impl FnOnce() -> bool) -> bool {
-        if key.len() > MAX_KEY {
+        let bytes = key.as_bytes();
+        if bytes.len() > MAX_KEY {
             return decide();
         }
-        let mut decide = Some(decide);
-        let remembered = VERDICTS
-            .try_with(|cell| {
-                let mut verdicts = cell.try_borrow_mut().ok()?;
-                if let Some(&known) = verdicts.get(key) {
-                    return Some(known);
-                }
-                if verdicts.len() >= MAX_KEYS {
-                    verdicts.clear();
-                }
-                let verdict = decide.take()?();
-                verdicts.insert(key.into(), verdict);
-                Some(verdict)
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(bytes);
+        let at = (h.finish() as usize) & (SLOTS - 1);
+        let tag = bytes.len() as u8 + 1;
+        let known = VERDICTS
+            .try_with(|t| {
+                let t = t.try_borrow().ok()?;
+                let slot = &t[at];
+                (slot.len == tag && &slot.key[..bytes.len()] == bytes).then_some(slot.verdict)
             })
             .ok()
             .flatten();
-        // The table is gone (thread exit) or in use: decide without it.
-        remembered.unwrap_or_else(|| decide.take().is_some_and(|d| d()))
+        if let Some(verdict) = known {
+            return verdict;
+        }
+        let verdict = decide();
+        let _ = VERDICTS.try_with(|t| {
+            if let Ok(mut t) = t.try_borrow_mut() {
+                let slot = &mut t[at];
+                slot.len = tag;
+                slot.verdict = verdict;
+                slot.key[..bytes.len()].copy_from_slice(bytes);
+            }
+        });
+        verdict
     }
 }
 
@@ -472,7 +496,6 @@ fn has_marker(b: &[u8]) -> bool {
     (0..b.len()).any(|i| marker_at(&b[i..]))
 }
 
-/// Whether `rest` starts with one of [`has_marker`]'s markers.
 /// The bytes a marker of [`Redactor::is_secret_value`] starts with: `bearer` (either case),
 /// `eyJ` and those of [`marker_at`]. Every other byte is passed over with one lookup.
 const MARKER_STARTS: [bool; 256] = {
@@ -486,6 +509,7 @@ const MARKER_STARTS: [bool; 256] = {
     starts
 };
 
+/// Whether `rest` starts with one of [`has_marker`]'s markers.
 fn marker_at(rest: &[u8]) -> bool {
     match rest.first() {
         Some(b'A') => {
@@ -1155,7 +1179,7 @@ mod tests {
             assert!(plain.is_secret_key("api_key"));
             assert!(!Redactor::disabled().is_secret_key("api_key"));
         }
-        // Past the table's size it starts over, with the same answers.
+        // Distinct keys take each other's slots, with the same answers.
         for i in 0..5000 {
             assert!(!plain.is_secret_key(&format!("field{i}")));
         }

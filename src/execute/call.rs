@@ -177,20 +177,22 @@ impl Call {
     }
 }
 
-pin_project_lite::pin_project! {
-    /// A tool's task, in its span while polled (what `Instrument` does, with the span shared
-    /// with the tool's context rather than a second handle: cloning and dropping a handle is a
-    /// dispatch through every layer each).
-    pub(super) struct InSpan<F> {
-        span: Arc<tracing::Span>,
-        #[pin]
-        fut: F,
-    }
+/// A tool's task, in its span while polled and while dropped (what `Instrument` does), with
+/// the span shared with the tool's context rather than a second handle: cloning and dropping a
+/// handle is a dispatch through every layer each. The future is boxed so that it can be
+/// dropped first, inside the span, without `unsafe` pin projection: a cancelled tool's clean-up
+/// still logs under its span.
+pub(super) struct InSpan<F> {
+    span: Arc<tracing::Span>,
+    fut: Option<std::pin::Pin<Box<F>>>,
 }
 
 impl<F> InSpan<F> {
     pub(super) fn new(span: Arc<tracing::Span>, fut: F) -> Self {
-        InSpan { span, fut }
+        InSpan {
+            span,
+            fut: Some(Box::pin(fut)),
+        }
     }
 }
 
@@ -201,8 +203,27 @@ impl<F: std::future::Future> std::future::Future for InSpan<F> {
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<F::Output> {
-        let this = self.project();
+        let this = self.get_mut();
         let _entered = this.span.enter();
-        this.fut.poll(cx)
+        let Some(fut) = this.fut.as_mut() else {
+            // Not polled again once it has finished.
+            return std::task::Poll::Pending;
+        };
+        let poll = fut.as_mut().poll(cx);
+        if poll.is_ready() {
+            // Dropped here, in the span already entered.
+            this.fut = None;
+        }
+        poll
+    }
+}
+
+impl<F> Drop for InSpan<F> {
+    fn drop(&mut self) {
+        // Only a future that did not finish (an aborted task) is left to drop.
+        if self.fut.is_some() {
+            let _entered = self.span.enter();
+            self.fut = None;
+        }
     }
 }

@@ -86,6 +86,9 @@ pub(crate) struct RunSpans<'a> {
     level_remaining: Vec<usize>,
     tools: Vec<Option<Span>>,
     contexts: Vec<Option<SpanContext>>,
+    /// Whether a tool has dependents (whose spans link to its span); built when a first
+    /// recorded tool span ends.
+    linked: Vec<bool>,
     /// Tool ids by plan index, interned on first use by an enabled span.
     ids: Vec<StringValue>,
     /// The outcome fields of the tool span's callsite, looked up by name once.
@@ -140,6 +143,7 @@ impl<'a> RunSpans<'a> {
             level_remaining: plan.groups().iter().map(|g| g.tools.len()).collect(),
             tools: vec![None; n],
             contexts: vec![None; n],
+            linked: Vec::new(),
             ids: Vec::new(),
             outcome_fields: None,
             secrets: Vec::new(),
@@ -293,11 +297,33 @@ impl<'a> RunSpans<'a> {
                 );
             }
         }
+        span
+    }
+
+    /// Keeps the span context of tool `i` for the links of its dependents, when it has any.
+    /// Asked as the tool ends, after its outcome is recorded: asking starts the OpenTelemetry
+    /// span, and every attribute recorded after that is a locked write into the started span
+    /// rather than a push onto its builder.
+    fn remember_context(&mut self, i: usize, span: &Span) {
+        if span.is_disabled() {
+            return;
+        }
+        if self.linked.is_empty() {
+            let plan = self.plan;
+            self.linked = vec![false; plan.plan().tools.len()];
+            for t in 0..self.linked.len() {
+                for &d in plan.dependencies(t) {
+                    self.linked[d] = true;
+                }
+            }
+        }
+        if !self.linked[i] {
+            return;
+        }
         let cx = span.context().span().span_context().clone();
         if cx.is_valid() {
             self.contexts[i] = Some(cx);
         }
-        span
     }
 
     /// A span for a tool that never started (skipped or cancelled before its start).
@@ -432,6 +458,7 @@ impl<'a> Observer for RunSpans<'a> {
             return;
         };
         self.record_outcome(&span, rec);
+        self.remember_context(rec.index, &span);
         drop(span);
         self.level_done(rec.group);
     }
@@ -490,14 +517,33 @@ impl Drop for RunSpans<'_> {
 /// of every id and mapping) and only as far as the limit: past it the serialization stops, so
 /// a plan of 50,000 tools costs what its first few dozen do.
 fn execution_plan_json(plan: &AnalyzedPlan, config: &TelemetryConfig) -> String {
-    json_limited(
-        &PlanView {
-            plan,
-            redactor: config.redactor(),
-        },
-        config.value_limit(),
-    )
+    let redactor = config.redactor();
+    // A key pattern of the host's may name one of the plan's own fields (`type`, `mode`):
+    // then the whole plan goes through redaction as a `Value`, as any other value would.
+    if PLAN_FIELDS.iter().any(|f| redactor.is_secret_key(f)) {
+        let value = serde_json::to_value(plan.execution_plan()).unwrap_or(Value::Null);
+        return config.json_attr_owned(value, &[]);
+    }
+    json_limited(&PlanView { plan, redactor }, config.value_limit())
 }
+
+/// The field names of the execution plan's JSON.
+const PLAN_FIELDS: [&str; 14] = [
+    "execution_strategy",
+    "execution_groups",
+    "total_expected_duration_ms",
+    "is_optimized",
+    "group_index",
+    "execution_mode",
+    "tools",
+    "depends_on_groups",
+    "expected_duration_ms",
+    "tools_info",
+    "tool_id",
+    "tool_type",
+    "depends_on",
+    "output_mapping",
+];
 
 /// The execution plan serialized as [`AnalyzedPlan::execution_plan`] would be, then redacted
 /// the way [`TelemetryConfig::json_attr`] redacts it. Its only user text is tool types and
@@ -833,8 +879,16 @@ mod tests {
                 {"id": "b", "tool": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig",
                  "output_mapping": {"token": null, "x": {"session": "{a}"}}}]}"#,
         ];
-        for limit in [4096, 60] {
-            let config = TelemetryConfig::default().with_value_limit(limit);
+        let configs = [4096, 60].into_iter().flat_map(|limit| {
+            [
+                TelemetryConfig::default().with_value_limit(limit),
+                // A host pattern naming one of the plan's own fields.
+                TelemetryConfig::default()
+                    .with_value_limit(limit)
+                    .with_redactor(crate::content::Redactor::new().with_key_pattern("type")),
+            ]
+        });
+        for config in configs {
             for json in plans {
                 let plan = analyzed(json);
                 let value = serde_json::to_value(plan.execution_plan()).unwrap();

@@ -387,10 +387,8 @@ pub(crate) fn run(args: RunArgs) -> Result<u8, Failure> {
     } = result;
     drop((plan_trace, blocks, screen));
     let draws = html.is_some() || (!args.json && args.views.view != View::None);
-    let inspected = draws.then(|| match &shown {
-        Some(shown) => Trace::from_report(shown.execution.clone()),
-        None => Trace::from_report(execution.into_redacted(&content)),
-    });
+    // The same redacted report `--json` prints, without keeping the one it came from.
+    let inspected = draws.then(|| Trace::from_report(execution.into_redacted(&content)));
     let captured = trace_out.as_ref().and_then(|_| guard.captured());
     // Bounded by the export's shutdown timeout; a second signal cuts it short.
     let summary = guard.shutdown();
