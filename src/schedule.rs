@@ -58,6 +58,7 @@ pub struct AnalyzedPlan {
     group_of: Vec<usize>,
     order_of: Vec<usize>,
     planned: Vec<usize>,
+    dependents: Vec<Vec<usize>>,
 }
 
 /// Validates a plan and computes its schedule. `known_type` says whether a tool type is
@@ -147,6 +148,12 @@ pub fn analyze(plan: Plan, known_type: &dyn Fn(&str) -> bool) -> Result<Analyzed
     for (k, &t) in planned.iter().enumerate() {
         order_of[t] = k;
     }
+    let mut dependents = vec![Vec::new(); n];
+    for (i, t) in graph.tools.iter().enumerate() {
+        for &d in &t.all {
+            dependents[d].push(i);
+        }
+    }
     Ok(AnalyzedPlan {
         plan,
         graph,
@@ -155,6 +162,7 @@ pub fn analyze(plan: Plan, known_type: &dyn Fn(&str) -> bool) -> Result<Analyzed
         group_of,
         order_of,
         planned,
+        dependents,
     })
 }
 
@@ -202,6 +210,11 @@ impl AnalyzedPlan {
     /// All dependencies of a tool (by plan index), explicit ones first.
     pub fn dependencies(&self, tool: usize) -> &[usize] {
         &self.graph.tools[tool].all
+    }
+
+    /// The tools that depend on a tool (by plan index), in plan order.
+    pub fn dependents(&self, tool: usize) -> &[usize] {
+        &self.dependents[tool]
     }
 
     /// The ids of a tool's dependencies.

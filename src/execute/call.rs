@@ -57,28 +57,20 @@ pub(super) struct Call {
     pub(super) index: usize,
     /// Where retries and fallbacks are reported, to reach the observers as they happen.
     pub(super) facts: FactSender,
-    pub(super) tool_id: Arc<str>,
-    pub(super) tool_type: Arc<str>,
+    /// What the tool sees: its id, type and span; the attempt and type change as it goes.
+    pub(super) ctx: ToolContext,
     pub(super) primary: Arc<dyn Tool>,
     pub(super) fallback: Option<(String, Arc<dyn Tool>)>,
     pub(super) timeout: Option<Duration>,
     pub(super) retries: u32,
     pub(super) backoff: Duration,
     pub(super) t0: Instant,
-    pub(super) span: Arc<tracing::Span>,
 }
 
 impl Call {
-    pub(super) async fn run(self, input: Value) -> Outcome {
+    pub(super) async fn run(mut self, input: Value) -> Outcome {
         // Most tools succeed at their first attempt: room for one, not the default four.
         let mut attempts = Vec::with_capacity(1);
-        // One context for every attempt, the call's id, type and span moved into it.
-        let mut ctx = ToolContext {
-            tool_id: self.tool_id.clone(),
-            tool_type: self.tool_type.clone(),
-            attempt: 0,
-            span: self.span.clone(),
-        };
         let mut delay = self.backoff;
         let mut last_err: Option<ToolError> = None;
         for attempt in 0..=self.retries {
@@ -96,10 +88,8 @@ impl Call {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(MAX_RETRY_BACKOFF);
             }
-            ctx.attempt = attempt;
-            let result = self
-                .attempt(&self.primary, &ctx, &input, &mut attempts)
-                .await;
+            self.ctx.attempt = attempt;
+            let result = self.attempt(&self.primary, &input, &mut attempts).await;
             match result {
                 Ok(output) => {
                     return Outcome {
@@ -122,9 +112,9 @@ impl Call {
                     },
                 ));
             }
-            ctx.tool_type = Arc::from(fb_type.as_str());
-            ctx.attempt = self.retries + 1;
-            let result = self.attempt(fb, &ctx, &input, &mut attempts).await;
+            self.ctx.tool_type = Arc::from(fb_type.as_str());
+            self.ctx.attempt = self.retries + 1;
+            let result = self.attempt(fb, &input, &mut attempts).await;
             return Outcome {
                 result: result.map(Arc::new),
                 attempts,
@@ -143,12 +133,11 @@ impl Call {
     async fn attempt(
         &self,
         tool: &Arc<dyn Tool>,
-        ctx: &ToolContext,
         input: &Value,
         attempts: &mut Vec<Attempt>,
     ) -> Result<Value, ToolError> {
         let start = self.t0.elapsed();
-        let call = AssertUnwindSafe(tool.call(input.clone(), ctx)).catch_unwind();
+        let call = AssertUnwindSafe(tool.call(input.clone(), &self.ctx)).catch_unwind();
         let result = match self.timeout {
             Some(limit) => match tokio::time::timeout(limit, call).await {
                 Ok(r) => r,
@@ -168,7 +157,7 @@ impl Call {
             Err(ToolError::with_kind("panic", msg))
         });
         attempts.push(Attempt {
-            tool: ctx.tool_type.to_string(),
+            tool: self.ctx.tool_type.to_string(),
             start,
             end: self.t0.elapsed(),
             error: result.as_ref().err().cloned(),

@@ -305,7 +305,6 @@ struct Run<'a> {
     /// What is left of the run's memory budget for outputs and resolved inputs.
     budget: Budget,
     waiting_on: Vec<usize>,
-    dependents: Vec<Vec<usize>>,
     ready: BinaryHeap<Reverse<(usize, usize)>>,
     tasks: JoinSet<(usize, Outcome)>,
     task_of: HashMap<tokio::task::Id, usize>,
@@ -320,12 +319,6 @@ impl<'a> Run<'a> {
     fn new(orch: &'a Orchestrator, plan: &'a AnalyzedPlan, observers: Observers<'a>) -> Self {
         let p = plan.plan();
         let n = p.tools.len();
-        let mut dependents = vec![Vec::new(); n];
-        for i in 0..n {
-            for &d in plan.dependencies(i) {
-                dependents[d].push(i);
-            }
-        }
         let records = p
             .tools
             .iter()
@@ -351,13 +344,12 @@ impl<'a> Run<'a> {
             records,
             outputs: vec![None; n],
             output_sizes: vec![0; n],
-            readers_left: dependents.iter().map(Vec::len).collect(),
+            readers_left: (0..n).map(|i| plan.dependents(i).len()).collect(),
             input_charges: vec![0; n],
             budget: Budget::new(p.memory_budget_mb.map_or(orch.inner.memory_budget, |mb| {
                 mb.saturating_mul(1024 * 1024)
             })),
             waiting_on: (0..n).map(|i| plan.dependencies(i).len()).collect(),
-            dependents,
             ready: BinaryHeap::new(),
             tasks: JoinSet::new(),
             task_of: HashMap::new(),
@@ -608,15 +600,18 @@ impl<'a> Run<'a> {
         let call = Call {
             index: i,
             facts: self.facts.0.clone(),
-            tool_id: Arc::from(spec.id.as_str()),
-            tool_type: Arc::from(spec.tool.as_str()),
+            ctx: ToolContext {
+                tool_id: Arc::from(spec.id.as_str()),
+                tool_type: Arc::from(spec.tool.as_str()),
+                attempt: 0,
+                span: span.clone(),
+            },
             primary,
             fallback,
             timeout: spec.timeout_ms.map(Duration::from_millis),
             retries: spec.retries,
             backoff: self.orch.inner.retry_backoff,
             t0: self.t0,
-            span: span.clone(),
         };
         self.running += 1;
         let handle = self.tasks.spawn(call::InSpan::new(span, async move {
@@ -687,8 +682,8 @@ impl<'a> Run<'a> {
             }
         }
         if ok {
-            for k in 0..self.dependents[i].len() {
-                let d = self.dependents[i][k];
+            let plan = self.plan;
+            for &d in plan.dependents(i) {
                 self.waiting_on[d] -= 1;
                 if self.waiting_on[d] == 0 && self.stopped.is_none() {
                     self.make_ready(d, now);

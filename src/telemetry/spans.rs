@@ -86,9 +86,6 @@ pub(crate) struct RunSpans<'a> {
     level_remaining: Vec<usize>,
     tools: Vec<Option<Span>>,
     contexts: Vec<Option<SpanContext>>,
-    /// Whether a tool has dependents (whose spans link to its span); built when a first
-    /// recorded tool span ends.
-    linked: Vec<bool>,
     /// Tool ids by plan index, interned on first use by an enabled span.
     ids: Vec<StringValue>,
     /// The outcome fields of the tool span's callsite, looked up by name once.
@@ -143,7 +140,6 @@ impl<'a> RunSpans<'a> {
             level_remaining: plan.groups().iter().map(|g| g.tools.len()).collect(),
             tools: vec![None; n],
             contexts: vec![None; n],
-            linked: Vec::new(),
             ids: Vec::new(),
             outcome_fields: None,
             secrets: Vec::new(),
@@ -305,19 +301,7 @@ impl<'a> RunSpans<'a> {
     /// span, and every attribute recorded after that is a locked write into the started span
     /// rather than a push onto its builder.
     fn remember_context(&mut self, i: usize, span: &Span) {
-        if span.is_disabled() {
-            return;
-        }
-        if self.linked.is_empty() {
-            let plan = self.plan;
-            self.linked = vec![false; plan.plan().tools.len()];
-            for t in 0..self.linked.len() {
-                for &d in plan.dependencies(t) {
-                    self.linked[d] = true;
-                }
-            }
-        }
-        if !self.linked[i] {
+        if span.is_disabled() || self.plan.dependents(i).is_empty() {
             return;
         }
         let cx = span.context().span().span_context().clone();
@@ -896,6 +880,35 @@ mod tests {
                 assert_eq!(execution_plan_json(&plan, &config), general, "{json}");
             }
         }
+    }
+
+    /// `PLAN_FIELDS` names every key the execution plan's JSON has of its own (a mapping's
+    /// keys are the plan's, not ours), so that a host pattern naming one is never missed.
+    #[test]
+    fn the_plan_fields_are_the_execution_plans_keys() {
+        let plan = analyzed(
+            r#"{"plan_id": "p", "tools": [{"id": "a", "tool": "echo"},
+                {"id": "b", "tool": "echo", "output_mapping": {"n": "{a.x}"}}]}"#,
+        );
+        let mut keys = std::collections::BTreeSet::new();
+        let mut stack = vec![serde_json::to_value(plan.execution_plan()).unwrap()];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        if k != "output_mapping" {
+                            stack.push(v);
+                        }
+                        keys.insert(k);
+                    }
+                }
+                Value::Array(items) => stack.extend(items),
+                _ => {}
+            }
+        }
+        let fields: std::collections::BTreeSet<String> =
+            PLAN_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+        assert_eq!(keys, fields);
     }
 
     /// Runs `plan` with the span observer under an OpenTelemetry layer; the ended spans.

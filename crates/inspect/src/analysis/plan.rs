@@ -224,29 +224,23 @@ fn unused_dependencies(f: &Facts<'_>) -> Vec<Suggestion> {
             found.push((gain, (i, p)));
         }
     }
-    let (listed, rest) = largest(found);
-    let mut out: Vec<Suggestion> = listed
-        .into_iter()
-        .map(|(gain, (i, p))| {
+    listed(
+        SuggestionKind::UnusedDependency,
+        found,
+        |gain, (i, p)| {
             let t = &tools[i];
-            Suggestion {
-                kind: SuggestionKind::UnusedDependency,
-                tool: Some(t.id.clone()),
-                message: unused_dependency_message(t, &t.depends_on[p], gain),
-                estimated_gain_ms: gain,
-            }
-        })
-        .collect();
-    out.extend(rest.map(|(n, max)| Suggestion {
-        kind: SuggestionKind::UnusedDependency,
-        tool: None,
-        message: format!(
-            "{n} more declared dependencies are never read by the data flow (up to {} each); the {MAX_LISTED} with the largest gains are listed",
-            format_duration(max)
-        ),
-        estimated_gain_ms: max,
-    }));
-    out
+            (
+                t.id.clone(),
+                unused_dependency_message(t, &t.depends_on[p], gain),
+            )
+        },
+        |n, max| {
+            format!(
+                "{n} more declared dependencies are never read by the data flow (up to {} each); the {MAX_LISTED} with the largest gains are listed",
+                format_duration(max)
+            )
+        },
+    )
 }
 
 /// At most this many suggestions of one kind are listed, those with the largest gains; the
@@ -254,21 +248,42 @@ fn unused_dependencies(f: &Facts<'_>) -> Vec<Suggestion> {
 /// person reads, not 50,000 sentences (25 MB of them, held while the views are drawn).
 pub(crate) const MAX_LISTED: usize = 100;
 
-/// Candidates past [`MAX_LISTED`]: how many, and the largest gain among them.
-type Unlisted = Option<(usize, f64)>;
-
 /// The [`MAX_LISTED`] candidates with the largest gains (in the order found among equal
-/// gains), and the rest counted.
-fn largest<T>(mut found: Vec<(f64, T)>) -> (Vec<(f64, T)>, Unlisted) {
-    if found.len() <= MAX_LISTED {
-        return (found, None);
+/// gains) as suggestions of `kind` (`item` gives a candidate's tool and sentence), then one
+/// more that counts the rest (`rest` says it from their number and largest gain).
+fn listed<T>(
+    kind: SuggestionKind,
+    mut found: Vec<(f64, T)>,
+    item: impl Fn(f64, T) -> (String, String),
+    rest: impl FnOnce(usize, f64) -> String,
+) -> Vec<Suggestion> {
+    let mut unlisted = None;
+    if found.len() > MAX_LISTED {
+        // A stable sort: equal gains keep the order they were found in (plan order).
+        found.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let left = &found[MAX_LISTED..];
+        unlisted = Some((left.len(), left[0].0));
+        found.truncate(MAX_LISTED);
     }
-    // A stable sort: equal gains keep the order they were found in (plan order).
-    found.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let rest = &found[MAX_LISTED..];
-    let summary = (rest.len(), rest[0].0);
-    found.truncate(MAX_LISTED);
-    (found, Some(summary))
+    let mut out: Vec<Suggestion> = found
+        .into_iter()
+        .map(|(gain, c)| {
+            let (tool, message) = item(gain, c);
+            Suggestion {
+                kind,
+                tool: Some(tool),
+                message,
+                estimated_gain_ms: gain,
+            }
+        })
+        .collect();
+    out.extend(unlisted.map(|(n, max)| Suggestion {
+        kind,
+        tool: None,
+        message: rest(n, max),
+        estimated_gain_ms: max,
+    }));
+    out
 }
 
 fn unused_dependency_message(t: &ToolCall, d: &str, gain: f64) -> String {
@@ -347,31 +362,27 @@ fn queue_waits(tools: &[ToolCall]) -> Vec<Suggestion> {
             ))
         })
         .collect();
-    let (listed, rest) = largest(found);
-    let mut out: Vec<Suggestion> = listed
-        .into_iter()
-        .map(|(q, i)| Suggestion {
-            kind: SuggestionKind::QueueWait,
-            tool: Some(tools[i].id.clone()),
-            message: format!(
-                "{} waited {} for a free slot after its dependencies were done; a higher max_concurrency would let it start {} earlier",
-                tools[i].id,
-                format_duration(q),
-                format_duration(q)
-            ),
-            estimated_gain_ms: q,
-        })
-        .collect();
-    out.extend(rest.map(|(n, max)| Suggestion {
-        kind: SuggestionKind::QueueWait,
-        tool: None,
-        message: format!(
-            "{n} more tools waited for a free slot (up to {} each); the {MAX_LISTED} that waited longest are listed",
-            format_duration(max)
-        ),
-        estimated_gain_ms: max,
-    }));
-    out
+    listed(
+        SuggestionKind::QueueWait,
+        found,
+        |q, i| {
+            let id = &tools[i].id;
+            (
+                id.clone(),
+                format!(
+                    "{id} waited {} for a free slot after its dependencies were done; a higher max_concurrency would let it start {} earlier",
+                    format_duration(q),
+                    format_duration(q)
+                ),
+            )
+        },
+        |n, max| {
+            format!(
+                "{n} more tools waited for a free slot (up to {} each); the {MAX_LISTED} that waited longest are listed",
+                format_duration(max)
+            )
+        },
+    )
 }
 
 /// Time spent on failed attempts, backoff and the fallback.
@@ -390,10 +401,10 @@ fn retries(f: &Facts<'_>) -> Vec<Suggestion> {
             (lost, i)
         })
         .collect();
-    let (listed, rest) = largest(found);
-    let mut out: Vec<Suggestion> = listed
-        .into_iter()
-        .map(|(lost, i)| {
+    listed(
+        SuggestionKind::Retries,
+        found,
+        |lost, i| {
             let t = &tools[i];
             let what = match (t.retry_count, t.fallback_used) {
                 (0, _) => "its fallback".to_owned(),
@@ -402,29 +413,23 @@ fn retries(f: &Facts<'_>) -> Vec<Suggestion> {
                 (1, true) => "1 retry and its fallback".to_owned(),
                 (n, true) => format!("{n} retries and its fallback"),
             };
-            Suggestion {
-                kind: SuggestionKind::Retries,
-                tool: Some(t.id.clone()),
-                message: format!(
+            (
+                t.id.clone(),
+                format!(
                     "{} needed {what}; the failed attempts and backoff took {} of its {}",
                     t.id,
                     format_duration(lost),
                     format_duration(f.durations[i])
                 ),
-                estimated_gain_ms: lost,
-            }
-        })
-        .collect();
-    out.extend(rest.map(|(n, max)| Suggestion {
-        kind: SuggestionKind::Retries,
-        tool: None,
-        message: format!(
-            "{n} more tools needed retries or their fallback (up to {} lost each); the {MAX_LISTED} that lost the most are listed",
-            format_duration(max)
-        ),
-        estimated_gain_ms: max,
-    }));
-    out
+            )
+        },
+        |n, max| {
+            format!(
+                "{n} more tools needed retries or their fallback (up to {} lost each); the {MAX_LISTED} that lost the most are listed",
+                format_duration(max)
+            )
+        },
+    )
 }
 
 /// Total float per tool: the critical path's length minus the longest path through the tool.
